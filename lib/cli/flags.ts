@@ -1,0 +1,104 @@
+/**
+ * Command-line flags for tasks: `--key value` / `--key=value` parsed against a zod schema, so a bad flag is
+ * reported as `--batch: Too small: expected number to be >=1` and every knob has a typed default.
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * import { parseFlags } from "./flags.ts";
+ * const { flags, positionals } = parseFlags(["head", "--batch", "64"], z.object({ batch: z.coerce.number().default(256) }));
+ * // flags.batch === 64, positionals = ["head"]
+ * ```
+ * @module
+ */
+import { z } from "zod";
+import { type BackendChoice, type BackendRequest, initBackend, parseBackendRequest } from "../backend/select.ts";
+
+export interface ParsedFlags<T> {
+  flags: T;
+  positionals: string[];
+}
+
+/** Splits argv into positionals and `--key value` pairs (a bare `--flag` is `true`), then validates. */
+export function parseFlags<S extends z.ZodType>(
+  argv: readonly string[],
+  schema: S,
+  program = "task",
+): ParsedFlags<z.output<S>> {
+  const raw: Record<string, string | boolean> = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("--")) {
+      positionals.push(arg);
+      continue;
+    }
+    const body = arg.slice(2);
+    const eq = body.indexOf("=");
+    if (eq >= 0) {
+      raw[camel(body.slice(0, eq))] = body.slice(eq + 1);
+    } else if (i + 1 < argv.length && !argv[i + 1].startsWith("--")) {
+      raw[camel(body)] = argv[++i];
+    } else {
+      raw[camel(body)] = true;
+    }
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      if (issue.code === "unrecognized_keys") {
+        return `${program}: unknown flag ${issue.keys.map((k) => `--${kebab(k)}`).join(", ")}`;
+      }
+      const key = issue.path.length ? `--${kebab(String(issue.path[0]))}` : "(flags)";
+      return `${program}: ${key}: ${issue.message}`;
+    });
+    throw new UsageError(lines.join("\n"));
+  }
+  return { flags: result.data, positionals };
+}
+
+/** A bad command line: tasks print the message without a stack trace and exit with status 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** `--backend auto|tensorflow|wasm|cpu|webgpu`, shared by every task (the env variable SF2_BACKEND also works). */
+export const backendFlag = z.string().optional().transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  try {
+    return parseBackendRequest(v, "value");
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message.replace(/^value: /, "") });
+    return z.NEVER;
+  }
+});
+
+/** Initialises the backend a task asked for and prints the choice on stderr, as every task must. */
+export async function startBackend(requested: BackendRequest | undefined): Promise<BackendChoice> {
+  const choice = await initBackend(requested ? { requested } : {});
+  console.error(choice.message);
+  return choice;
+}
+
+/**
+ * Runs a task's main function: usage errors print their message and exit 2, other errors print the message
+ * (and the stack when SF2_DEBUG is set) and exit 1.
+ */
+export async function runTask(main: () => Promise<number | void>): Promise<never> {
+  try {
+    const code = await main();
+    Deno.exit(code ?? 0);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(err.message);
+      Deno.exit(2);
+    }
+    const e = err as Error;
+    console.error(`error: ${e.message}`);
+    if (Deno.env.get("SF2_DEBUG")) console.error(e.stack);
+    Deno.exit(1);
+  }
+}
