@@ -87,10 +87,11 @@ function backpropFilter(
   filterShape: [number, number, number, number],
   strides: number,
   pad: "same" | "valid",
+  dataFormat: "NHWC" | "NCHW" = "NHWC",
 ): tf.Tensor {
   if (x.rank === 3) x = tf.expandDims(x, 0);
   if (dy.rank === 3) dy = tf.expandDims(dy, 0);
-  const attrs = { strides, pad, dataFormat: "NHWC", filterShape };
+  const attrs = { strides, pad, dataFormat, filterShape };
   return tf.engine().runKernel(
     "Conv2DBackpropFilter",
     { x, dy },
@@ -227,6 +228,25 @@ Deno.test("conv2DBackpropFilter / Input ops directly, incl. 3D", async () => {
       tf.conv2dTranspose(dy, w, [7, 9, 3], 2, "same"),
       tf.conv2dTranspose(tf.expandDims(dy, 0), w, [1, 7, 9, 3], 2, "same"),
       backpropFilter(x, dy, [3, 3, 3, 2], 2, "same"),
+      // NCHW: dW transposes to NHWC, dx is left to the native kernel.
+      backpropFilter(
+        tf.transpose(tf.expandDims(x, 0), [0, 3, 1, 2]),
+        tf.transpose(tf.expandDims(dy, 0), [0, 3, 1, 2]),
+        [3, 3, 3, 2],
+        2,
+        "same",
+        "NCHW",
+      ),
+      tf.engine().runKernel(
+        "Conv2DBackpropInput",
+        { dy: tf.transpose(tf.expandDims(dy, 0), [0, 3, 1, 2]), filter: w },
+        {
+          strides: 2,
+          pad: "same",
+          dataFormat: "NCHW",
+          inputShape: [1, 3, 7, 9],
+        } as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor,
     ];
   });
 });
@@ -297,6 +317,27 @@ Deno.test("matMul: all transpose combinations, 2D and batched 3D", async () => {
   }
 });
 
+Deno.test("matMul: shapes where the swapped form (B^T A^T)^T is used", async () => {
+  registerWasmKernelFixes();
+  const av = randomValues(3 * 50 * 40, 15);
+  const bv = randomValues(3 * 50 * 40, 16);
+  await compareWithCpu("matMul swapped", () => {
+    const t = (v: Float32Array, shape: number[]) => tf.tensor(v.subarray(0, size(shape)), shape);
+    return [
+      // transposeA with a large A and small B, C.
+      tf.matMul(t(av, [50, 40]), t(bv, [50, 2]), true, false),
+      // transposeB with a large B and small A, C.
+      tf.matMul(t(av, [2, 50]), t(bv, [40, 50]), false, true),
+      // Both flags: only C is transposed.
+      tf.matMul(t(av, [50, 40]), t(bv, [30, 50]), true, true),
+      // Batched, and batch-broadcast.
+      tf.matMul(t(av, [3, 50, 40]), t(bv, [3, 50, 2]), true, false),
+      tf.matMul(t(av, [3, 2, 50]), t(bv, [1, 40, 50]), false, true),
+      tf.matMul(t(av, [1, 50, 40]), t(bv, [3, 30, 50]), true, true),
+    ];
+  });
+});
+
 Deno.test("matMul gradients match cpu", async () => {
   registerWasmKernelFixes();
   const av = randomValues(2 * 4 * 6, 21);
@@ -308,6 +349,19 @@ Deno.test("matMul gradients match cpu", async () => {
       tf.sum(tf.square(tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D)))
     );
     return g([a, b]);
+  });
+});
+
+Deno.test("matMul with a 1-row operand that shares its data with another shape (batch-1 gradients)", async () => {
+  registerWasmKernelFixes();
+  // Regression: a zero-copy reshape as the "transpose" of a 1-wide matrix made the native kernel read garbage,
+  // which broke dL/dW for batch size 1 (golden cases sf2c_v0_b1, cosface_main_s64_m0.35_b1).
+  await compareWithCpu("1-row matMul", () => {
+    const x = tf.reshape(tf.tensor1d([1, 2, 3, 4]), [1, 4]);
+    const dy = tf.tensor2d([[1, 2, 3]]);
+    const w = tf.tensor2d(randomValues(12, 5), [4, 3]);
+    const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D))([x, w], dy);
+    return [tf.matMul(x, dy, true, false), tf.matMul(dy, x, true, false), ...grads];
   });
 });
 

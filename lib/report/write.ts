@@ -1,0 +1,179 @@
+/**
+ * Writing a results folder all at once: {@link writeDirAtomic} builds it in a temporary sibling
+ * (`<out>.tmp-<pid>`) and renames it into place only when everything is written, so an error, Ctrl-C or kill
+ * never leaves a half-written results folder at `<out>`; the previous results stay until the new ones are
+ * complete.
+ *
+ * @example
+ * ```ts
+ * import { formatJson, writeDirAtomic, writeFileIn } from "./write.ts";
+ * await writeDirAtomic("results/demo", async (dir) => {
+ *   await writeFileIn(dir, "data.json", formatJson({ rows: [{ x: 1 }, { x: 2 }] }));
+ *   await writeFileIn(dir, "figures/a.svg", "<svg xmlns='http://www.w3.org/2000/svg'/>");
+ * });
+ * ```
+ * @module
+ */
+
+/**
+ * File that marks a folder as written by {@link writeDirAtomic}. An existing non-empty folder without it is
+ * never replaced, so a mistyped `--out .` cannot delete a working tree.
+ */
+export const RESULTS_MARKER = ".sf2-results";
+
+export interface WriteDirOptions {
+  /** Replace an existing non-empty target even without {@link RESULTS_MARKER} (default false). */
+  force?: boolean;
+  /** Suffix of the temporary siblings; default the process id, so concurrent writers do not collide. */
+  tag?: string;
+}
+
+/**
+ * Runs `build(tmpDir)` on a fresh temporary sibling of `target`, then swaps it into place: an existing `target`
+ * is moved aside to `<target>.old-<pid>`, the new folder renamed to `target`, and the old one removed (if the
+ * final rename fails, the old folder is moved back). If `build` throws or the process gets SIGINT/SIGTERM, the
+ * temporary folder is removed and `target` is untouched. Only SIGKILL or power loss can leave a
+ * `<target>.tmp-<pid>` behind, never a partial `target`. Returns what `build` returns.
+ */
+export async function writeDirAtomic<T>(
+  target: string,
+  build: (dir: string) => Promise<T>,
+  options: WriteDirOptions = {},
+): Promise<T> {
+  const tag = options.tag ?? String(Deno.pid);
+  const clean = target.replace(/\/+$/, "") || "/";
+  const tmp = `${clean}.tmp-${tag}`;
+  const old = `${clean}.old-${tag}`;
+  await checkReplaceable(clean, options.force ?? false);
+  await removeIfExists(tmp);
+  await Deno.mkdir(parentOf(clean), { recursive: true });
+  await Deno.mkdir(tmp);
+
+  const stopSignals = onTerminationSignals(() => {
+    try {
+      Deno.removeSync(tmp, { recursive: true });
+    } catch {
+      // Already gone or never written: nothing to clean.
+    }
+  });
+  try {
+    const result = await build(tmp);
+    await Deno.writeTextFile(`${tmp}/${RESULTS_MARKER}`, "Written by the SphereFace2 kit; replaced by the next run.\n");
+    await swapInto(tmp, clean, old);
+    return result;
+  } catch (err) {
+    await removeIfExists(tmp);
+    throw err;
+  } finally {
+    stopSignals();
+  }
+}
+
+async function swapInto(tmp: string, target: string, old: string): Promise<void> {
+  const existed = await exists(target);
+  if (existed) {
+    await removeIfExists(old);
+    await Deno.rename(target, old);
+  }
+  try {
+    await Deno.rename(tmp, target);
+  } catch (err) {
+    if (existed) await Deno.rename(old, target);
+    throw err;
+  }
+  if (existed) await Deno.remove(old, { recursive: true });
+}
+
+/** Refuses a target that is a file, or a non-empty folder that this module did not write. */
+async function checkReplaceable(target: string, force: boolean): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(target);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  if (!info.isDirectory) throw new Error(`${target} exists and is not a folder`);
+  if (force || (await exists(`${target}/${RESULTS_MARKER}`))) return;
+  for await (const _ of Deno.readDir(target)) {
+    throw new Error(
+      `refusing to replace ${target}: it is not empty and has no ${RESULTS_MARKER}, so it was not written by ` +
+        `the kit; choose another output folder or remove it`,
+    );
+  }
+}
+
+/** Calls `cleanup` and exits 130/143 on SIGINT/SIGTERM until the returned function is called. */
+function onTerminationSignals(cleanup: () => void): () => void {
+  if (Deno.build.os === "windows") return () => {};
+  const handlers = (["SIGINT", "SIGTERM"] as const).map((signal) => {
+    const handler = () => {
+      cleanup();
+      Deno.exit(signal === "SIGINT" ? 130 : 143);
+    };
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
+  return () => {
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  };
+}
+
+/** Writes `content` to `dir/relative`, creating intermediate folders. */
+export async function writeFileIn(dir: string, relative: string, content: string | Uint8Array): Promise<void> {
+  const path = `${dir}/${relative}`;
+  await Deno.mkdir(parentOf(path), { recursive: true });
+  if (typeof content === "string") await Deno.writeTextFile(path, content);
+  else await Deno.writeFile(path, content);
+}
+
+/**
+ * JSON with two-space indentation, except that objects and arrays holding only primitives stay on one line:
+ * a table of thousands of rows reads as one row per line instead of one field per line. Parses back to the
+ * same value as `JSON.stringify` would give.
+ */
+export function formatJson(value: unknown): string {
+  return format(value, "") + "\n";
+}
+
+function format(value: unknown, indent: string): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  const toJSON = (value as { toJSON?: () => unknown }).toJSON;
+  if (typeof toJSON === "function") return format(toJSON.call(value), indent);
+  const inner = indent + "  ";
+  if (Array.isArray(value)) {
+    if (value.length === 0) return "[]";
+    if (value.every(isPrimitive)) return `[${value.map((v) => format(v, inner)).join(", ")}]`;
+    return `[\n${value.map((v) => inner + format(v, inner)).join(",\n")}\n${indent}]`;
+  }
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined && typeof v !== "function");
+  if (entries.length === 0) return "{}";
+  const parts = entries.map(([k, v]) => `${JSON.stringify(k)}: ${format(v, inner)}`);
+  if (entries.every(([, v]) => isPrimitive(v))) return `{${parts.join(", ")}}`;
+  return `{\n${parts.map((p) => inner + p).join(",\n")}\n${indent}}`;
+}
+
+const isPrimitive = (v: unknown) => v === null || typeof v !== "object";
+
+function parentOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i > 0 ? path.slice(0, i) : i === 0 ? "/" : ".";
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+async function removeIfExists(path: string): Promise<void> {
+  try {
+    await Deno.remove(path, { recursive: true });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
