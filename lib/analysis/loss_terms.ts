@@ -19,7 +19,15 @@
  * @module
  */
 import { parseHeadConfig, type SphereFace2Config, type SphereFace2Variant } from "../losses/config.ts";
-import { biasAnchors, g, gPrime, initialBias, sigmoid, type SphereFace2Params, termValues } from "../losses/sphereface2.ts";
+import {
+  biasAnchors,
+  g,
+  gPrime,
+  initialBias,
+  sigmoid,
+  type SphereFace2Params,
+  termValues,
+} from "../losses/sphereface2.ts";
 
 /** Identities in VGGFace2's training split, the K of every paper experiment. */
 export const VGGFACE2_CLASSES = 8631;
@@ -108,7 +116,9 @@ export interface InitialBiasRow {
  * (C, λ 0.8, r 64, m 0.5, t 3), each with both sides of λ(1 − σ(a_y + b₀)) = (1 − λ)(K − 1)σ(a_i + b₀).
  */
 export function initialBiasTable(): InitialBiasRow[] {
-  const settings: Array<{ dataset: InitialBiasRow["dataset"]; numClasses: number; reference: number } & SphereFace2Overrides> = [
+  const settings: Array<
+    { dataset: InitialBiasRow["dataset"]; numClasses: number; reference: number } & SphereFace2Overrides
+  > = [
     { dataset: "VGGFace2", numClasses: VGGFACE2_CLASSES, variant: "C", reference: 5.78457 },
     { dataset: "VGGFace2", numClasses: VGGFACE2_CLASSES, variant: "A", reference: 21.78457 },
     { dataset: "VGGFace2", numClasses: VGGFACE2_CLASSES, variant: "M", reference: 21.78457 },
@@ -162,7 +172,9 @@ export function gCurves(points: number, ts: readonly number[] = PAPER_SETTINGS.t
   const rows: GRow[] = [];
   for (const fn of ["g", "g'"] as const) {
     for (const t of ts) {
-      for (const cos of grid) rows.push({ series: `t = ${t}`, t, fn, cos, value: fn === "g" ? g(cos, t) : gPrime(cos, t) });
+      for (const cos of grid) {
+        rows.push({ series: `t = ${t}`, t, fn, cos, value: fn === "g" ? g(cos, t) : gPrime(cos, t) });
+      }
     }
   }
   return rows;

@@ -69,9 +69,7 @@ export function parseBackendRequest(
     return v as BackendRequest;
   }
   throw new Error(
-    `${source}: unknown backend "${value}"; allowed: auto, ${
-      BACKENDS.join(", ")
-    }`,
+    `${source}: unknown backend "${value}"; allowed: auto, ${BACKENDS.join(", ")}`,
   );
 }
 
@@ -166,9 +164,7 @@ export async function initBackend(
   tf.env().set("PROD", true);
   const envValue = (options.getEnv ?? readEnv)(BACKEND_ENV);
   const requested = options.requested ??
-    (envValue
-      ? parseBackendRequest(envValue, `environment variable ${BACKEND_ENV}`)
-      : "auto");
+    (envValue ? parseBackendRequest(envValue, `environment variable ${BACKEND_ENV}`) : "auto");
 
   const done = (name: BackendName, reason: string): BackendChoice => ({
     name,

@@ -68,7 +68,8 @@ export const SphereFace2ConfigSchema = z.strictObject({
     ctx.addIssue({
       code: "custom",
       path: ["gradForm"],
-      message: `gradForm "through-g" exists for variant C only (the ICLR branch's SphereFace2C); got variant ${c.variant}`,
+      message:
+        `gradForm "through-g" exists for variant C only (the ICLR branch's SphereFace2C); got variant ${c.variant}`,
     });
   }
 }).transform((c) => ({ ...c, m: c.m ?? DEFAULT_MARGIN[c.variant] }));

@@ -24,12 +24,17 @@ export interface HeadShape {
 type Builder = (config: HeadConfig, shape: HeadShape) => Head;
 
 const REGISTRY: Record<HeadType, Builder> = {
-  sphereface2: (c, s) => new SphereFace2Head(c as Extract<HeadConfig, { type: "sphereface2" }>, s.featDim, s.numClasses, s.seed),
+  sphereface2: (c, s) =>
+    new SphereFace2Head(c as Extract<HeadConfig, { type: "sphereface2" }>, s.featDim, s.numClasses, s.seed),
   softmax: (c, s) => new SoftmaxHead(c as Extract<HeadConfig, { type: "softmax" }>, s.featDim, s.numClasses, s.seed),
-  normface: (c, s) => new MarginSoftmaxHead(c as Extract<HeadConfig, { type: "normface" }>, s.featDim, s.numClasses, s.seed),
-  sphereface: (c, s) => new MarginSoftmaxHead(c as Extract<HeadConfig, { type: "sphereface" }>, s.featDim, s.numClasses, s.seed),
-  cosface: (c, s) => new MarginSoftmaxHead(c as Extract<HeadConfig, { type: "cosface" }>, s.featDim, s.numClasses, s.seed),
-  arcface: (c, s) => new MarginSoftmaxHead(c as Extract<HeadConfig, { type: "arcface" }>, s.featDim, s.numClasses, s.seed),
+  normface: (c, s) =>
+    new MarginSoftmaxHead(c as Extract<HeadConfig, { type: "normface" }>, s.featDim, s.numClasses, s.seed),
+  sphereface: (c, s) =>
+    new MarginSoftmaxHead(c as Extract<HeadConfig, { type: "sphereface" }>, s.featDim, s.numClasses, s.seed),
+  cosface: (c, s) =>
+    new MarginSoftmaxHead(c as Extract<HeadConfig, { type: "cosface" }>, s.featDim, s.numClasses, s.seed),
+  arcface: (c, s) =>
+    new MarginSoftmaxHead(c as Extract<HeadConfig, { type: "arcface" }>, s.featDim, s.numClasses, s.seed),
 };
 
 /** The registered head names. */

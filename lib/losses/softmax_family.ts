@@ -78,17 +78,19 @@ export function marginLossFromCos(
   rule: MarginRule,
 ): tf.Scalar {
   const numClasses = cos.shape[1];
-  const fn = tf.customGrad(((c: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [value, dc] = tf.tidy(() => {
-      const y = oneHotFloat(labels, numClasses);
-      const logits = marginLogits(c as tf.Tensor2D, y, s, rule);
-      const loss = tf.mean(crossEntropyRows(logits, y));
-      const grad = tf.mul(tf.sub(tf.softmax(logits), y), s / c.shape[0]);
-      return [loss, grad];
-    });
-    save([dc]);
-    return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(saved[0], dy)] };
-  }) as Parameters<typeof tf.customGrad>[0]);
+  const fn = tf.customGrad(
+    ((c: tf.Tensor, save: tf.GradSaveFunc) => {
+      const [value, dc] = tf.tidy(() => {
+        const y = oneHotFloat(labels, numClasses);
+        const logits = marginLogits(c as tf.Tensor2D, y, s, rule);
+        const loss = tf.mean(crossEntropyRows(logits, y));
+        const grad = tf.mul(tf.sub(tf.softmax(logits), y), s / c.shape[0]);
+        return [loss, grad];
+      });
+      save([dc]);
+      return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(saved[0], dy)] };
+    }) as Parameters<typeof tf.customGrad>[0],
+  );
   return fn(cos) as tf.Scalar;
 }
 
@@ -121,9 +123,7 @@ export const MARGIN_RULES = {
         Math.min(1 - COS_CLIP, Math.cos(THETA_MIN)),
       ) as tf.Tensor2D,
     target: (cy) =>
-      tf.tidy(() =>
-        tf.cos(tf.clipByValue(tf.add(tf.acos(clipCos(cy)), m), THETA_MIN, THETA_MAX)) as tf.Tensor1D
-      ),
+      tf.tidy(() => tf.cos(tf.clipByValue(tf.add(tf.acos(clipCos(cy)), m), THETA_MIN, THETA_MAX)) as tf.Tensor1D),
   }),
 };
 

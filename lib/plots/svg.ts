@@ -88,16 +88,26 @@ const LEGEND_SCALES = ["color", "opacity", "symbol", "r", "length"] as const;
  */
 export function renderSvg(options: SvgPlotOptions): string {
   rejectHtmlOptions(options);
-  const { heading, swatches, idPrefix = "plot", ...plotOptions } = options;
+  const { heading, swatches, idPrefix = "plot", style, ...plotOptions } = options;
   const { document } = parseHTML("<!doctype html><html><body></body></html>") as unknown as {
     document: DomDocument;
   };
-  const svg = Plot.plot({ ...plotOptions, figure: false, document: document as never }) as unknown as PlotSvg;
+  // linkedom's `style` property is read-only, so Plot's string form fails there; set it as an attribute instead.
+  const plotStyle = typeof style === "string" ? undefined : style;
+  const svg = Plot.plot({
+    ...plotOptions,
+    style: plotStyle,
+    figure: false,
+    document: document as never,
+  }) as unknown as PlotSvg;
   if (svg.tagName.toLowerCase() !== "svg") {
     throw new Error(`renderSvg: Plot returned <${svg.tagName.toLowerCase()}>, expected <svg>`);
   }
   svg.setAttribute("xmlns", SVG_NS);
-  if (heading !== undefined || swatches) addHeader(document, svg, heading, swatches ? swatchEntries(svg) : [], swatches);
+  if (typeof style === "string") svg.setAttribute("style", style);
+  if (heading !== undefined || swatches) {
+    addHeader(document, svg, heading, swatches ? swatchEntries(svg) : [], swatches);
+  }
   return renumberIds(svg.outerHTML, idPrefix);
 }
 
@@ -155,7 +165,9 @@ function addHeader(
   const header = el("g", { "aria-label": "header", "text-anchor": "start" });
   let y = PAD;
   if (heading !== undefined) {
-    header.appendChild(el("text", { x: PAD, y, dy: "0.8em", "font-size": HEADING_SIZE, "font-weight": "bold" }, heading));
+    header.appendChild(
+      el("text", { x: PAD, y, dy: "0.8em", "font-size": HEADING_SIZE, "font-weight": "bold" }, heading),
+    );
     y += HEADING_SIZE + 8;
   }
   if (entries.length) {

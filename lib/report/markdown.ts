@@ -19,7 +19,11 @@ export type Cell = string | number | boolean | null | undefined;
  * A GitHub-flavoured Markdown pipe table. Cells are converted with `String` (null/undefined print "–"); pipes
  * and newlines inside cells are escaped so a cell can never break the table. `align` defaults to left.
  */
-export function markdownTable(headers: readonly string[], rows: readonly (readonly Cell[])[], align: readonly Align[] = []): string {
+export function markdownTable(
+  headers: readonly string[],
+  rows: readonly (readonly Cell[])[],
+  align: readonly Align[] = [],
+): string {
   for (const [i, row] of rows.entries()) {
     if (row.length !== headers.length) {
       throw new Error(`markdownTable: row ${i} has ${row.length} cells, expected ${headers.length}`);

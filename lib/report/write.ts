@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+import { dirname, join, resolve } from "node:path";
 
 /**
  * File that marks a folder as written by {@link writeDirAtomic}. An existing non-empty folder without it is
@@ -33,7 +34,9 @@ export interface WriteDirOptions {
  * is moved aside to `<target>.old-<pid>`, the new folder renamed to `target`, and the old one removed (if the
  * final rename fails, the old folder is moved back). If `build` throws or the process gets SIGINT/SIGTERM, the
  * temporary folder is removed and `target` is untouched. Only SIGKILL or power loss can leave a
- * `<target>.tmp-<pid>` behind, never a partial `target`. Returns what `build` returns.
+ * `<target>.tmp-<pid>` behind, never a partial `target` (a signal between the swap's two renames, a window of
+ * microseconds, leaves the previous results at `<target>.old-<pid>`). Relative targets resolve against the
+ * working directory. Returns what `build` returns.
  */
 export async function writeDirAtomic<T>(
   target: string,
@@ -41,12 +44,14 @@ export async function writeDirAtomic<T>(
   options: WriteDirOptions = {},
 ): Promise<T> {
   const tag = options.tag ?? String(Deno.pid);
-  const clean = target.replace(/\/+$/, "") || "/";
+  // Absolute, so "results/x/", "./x" and "." all get a proper sibling in the parent folder.
+  const clean = resolve(target);
+  if (clean === dirname(clean)) throw new Error(`cannot write results to the root folder ${clean}`);
   const tmp = `${clean}.tmp-${tag}`;
   const old = `${clean}.old-${tag}`;
   await checkReplaceable(clean, options.force ?? false);
   await removeIfExists(tmp);
-  await Deno.mkdir(parentOf(clean), { recursive: true });
+  await Deno.mkdir(dirname(clean), { recursive: true });
   await Deno.mkdir(tmp);
 
   const stopSignals = onTerminationSignals(() => {
@@ -121,8 +126,8 @@ function onTerminationSignals(cleanup: () => void): () => void {
 
 /** Writes `content` to `dir/relative`, creating intermediate folders. */
 export async function writeFileIn(dir: string, relative: string, content: string | Uint8Array): Promise<void> {
-  const path = `${dir}/${relative}`;
-  await Deno.mkdir(parentOf(path), { recursive: true });
+  const path = join(dir, relative);
+  await Deno.mkdir(dirname(path), { recursive: true });
   if (typeof content === "string") await Deno.writeTextFile(path, content);
   else await Deno.writeFile(path, content);
 }
@@ -154,11 +159,6 @@ function format(value: unknown, indent: string): string {
 }
 
 const isPrimitive = (v: unknown) => v === null || typeof v !== "object";
-
-function parentOf(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i > 0 ? path.slice(0, i) : i === 0 ? "/" : ".";
-}
 
 async function exists(path: string): Promise<boolean> {
   try {

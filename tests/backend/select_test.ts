@@ -15,7 +15,6 @@ function stubImporter(available: string[]): { importer: ModuleImporter; calls: s
       return Promise.resolve({});
     }
     return import(specifier); // the real wasm/webgpu backend packages
-
   };
   return { importer, calls };
 }
@@ -94,5 +93,7 @@ Deno.test("backend names are validated with the source named", async () => {
   expect(() => parseBackendRequest("gpu", "--backend")).toThrow(
     '--backend: unknown backend "gpu"; allowed: auto, tensorflow, wasm, cpu, webgpu',
   );
-  await expect(initBackend({ getEnv: () => "tpu" })).rejects.toThrow(/environment variable SF2_BACKEND: unknown backend "tpu"/);
+  await expect(initBackend({ getEnv: () => "tpu" })).rejects.toThrow(
+    /environment variable SF2_BACKEND: unknown backend "tpu"/,
+  );
 });

@@ -5,6 +5,7 @@ import {
   biasAnchors,
   g,
   gPrime,
+  gPrimeTensor,
   gTensor,
   initialBias,
   sigmoid,
@@ -70,7 +71,7 @@ Deno.test("dL/db = 0 at b0 when every cosine is 0 (tensor loss, each variant and
 
 Deno.test("g is monotone and maps [-1, 1] onto itself; the tensor g equals the scalar g", async () => {
   await useBackend("cpu");
-  for (const t of [1, 1.5, 2, 3, 4, 5]) {
+  for (const t of [1, 1.5, 2, 3, 4, 5, 7, 8, 9.5]) {
     expect(g(-1, t)).toBe(-1);
     expect(g(1, t)).toBe(1);
     let prev = -Infinity;
@@ -86,6 +87,8 @@ Deno.test("g is monotone and maps [-1, 1] onto itself; the tensor g equals the s
     const zs = [-1, -0.7, -0.1, 0, 0.3, 0.99, 1];
     const got = tf.tidy(() => gTensor(tf.tensor1d(zs), t).dataSync());
     zs.forEach((z, i) => expect(got[i]).toBeCloseTo(g(z, t), 6));
+    const gotPrime = tf.tidy(() => gPrimeTensor(tf.tensor1d(zs), t).dataSync());
+    zs.forEach((z, i) => expect(gotPrime[i]).toBeCloseTo(gPrime(z, t), 5));
   }
   // float32 cosines a hair below −1 must not turn into NaN for non-integer t.
   const below = tf.tidy(() => gTensor(tf.tensor1d([-1.0000001]), 2.5).dataSync()[0]);
@@ -157,7 +160,9 @@ Deno.test("no overflow: r 64, t 5, K = 10^6; the tensor loss equals a float64 su
 });
 
 Deno.test("config errors name the field and the allowed range", () => {
-  expect(() => parseHeadConfig({ type: "sphereface2", lambda: 1.5 })).toThrow(/lambda: Too big: expected number to be <1/);
+  expect(() => parseHeadConfig({ type: "sphereface2", lambda: 1.5 })).toThrow(
+    /lambda: Too big: expected number to be <1/,
+  );
   expect(() => parseHeadConfig({ type: "sphereface2", variant: "M", m: 0.5 })).toThrow(
     /m: m must be in \[1, 4\.0000\] for variant M/,
   );

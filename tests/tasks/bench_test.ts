@@ -15,7 +15,14 @@ Deno.test("bench head prints a JSON last line with the step time and throughput"
   expect(stderr).toMatch(/^backend: wasm/m);
   expect(code).toBe(0);
   const result = JSON.parse(lastLine(stdout));
-  expect(result).toMatchObject({ bench: "head", loss: "sphereface2", batch: 8, dim: 16, classes: 100, backend: "wasm" });
+  expect(result).toMatchObject({
+    bench: "head",
+    loss: "sphereface2",
+    batch: 8,
+    dim: 16,
+    classes: 100,
+    backend: "wasm",
+  });
   expect(result.stepSeconds).toBeGreaterThan(0);
   expect(result.imagesPerSecond).toBeCloseTo(8 / result.stepSeconds, 6);
   expect(result.leakedTensors).toBe(0);

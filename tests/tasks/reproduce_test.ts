@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { lastLine, runDeno } from "../shared.ts";
+
+Deno.test("reproduce: writes analyses.json, figures and report.md; last stdout line is a JSON summary", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const out = `${root}/reproduce`;
+    const r = await runDeno(["tasks/reproduce.ts", "--out", out, "--points", "21", "--backend", "cpu"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^backend: cpu/m);
+
+    const summary = JSON.parse(lastLine(r.stdout));
+    assert.equal(summary.out, out);
+    assert.equal(summary.profile, "smoke");
+    assert.ok(summary.figures >= 6, `figures: ${summary.figures}`);
+    assert.ok(Math.abs(summary.b0["VGGFace2 C"] - 5.78457) < 1e-5);
+
+    const analyses = JSON.parse(await Deno.readTextFile(`${out}/analyses.json`));
+    assert.equal(analyses.settings.points, 21);
+    assert.equal(analyses.meta.settings.profile, "smoke");
+    assert.equal(analyses.meta.settings.backend, "cpu");
+    assert.match(analyses.meta.kitCommit, /^([0-9a-f]{40,64}|unknown)$/);
+    assert.equal(typeof analyses.meta.deno, "string");
+    assert.ok(!Number.isNaN(Date.parse(analyses.meta.date)));
+    assert.equal(analyses.variants.length, 3 * 2 * 21);
+    assert.equal(analyses.initialBias.length, 4);
+
+    const figures: string[] = [];
+    for await (const e of Deno.readDir(`${out}/figures`)) figures.push(e.name);
+    assert.equal(figures.length, summary.figures);
+    for (const name of ["g.svg", "g_prime.svg", "variants.svg", "lambda.svg", "t.svg", "grad_forms.svg"]) {
+      assert.ok(figures.includes(name), `figures/${name}`);
+      const svg = await Deno.readTextFile(`${out}/figures/${name}`);
+      assert.ok(svg.startsWith("<svg") && svg.includes('xmlns="http://www.w3.org/2000/svg"'), name);
+    }
+
+    const report = await Deno.readTextFile(`${out}/report.md`);
+    for (const name of figures) assert.ok(report.includes(`](figures/${name})`), `report embeds ${name}`);
+    assert.match(report, /5\.784568/);
+    // Only the results folder was created beside it: no temporary siblings left.
+    const siblings: string[] = [];
+    for await (const e of Deno.readDir(root)) siblings.push(e.name);
+    assert.deepEqual(siblings, ["reproduce"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("reproduce: an unknown --profile exits 2 naming the flag and the allowed values", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const r = await runDeno(["tasks/reproduce.ts", "--out", `${root}/x`, "--profile", "paper", "--backend", "cpu"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--profile/);
+    assert.match(r.stderr, /smoke/);
+    assert.deepEqual([...Deno.readDirSync(root)], []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("reproduce: --points below 3 is a usage error", async () => {
+  const r = await runDeno(["tasks/reproduce.ts", "--points", "1", "--backend", "cpu"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--points/);
+});
