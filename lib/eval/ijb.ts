@@ -348,3 +348,52 @@ function relabel(table: Record<string, number>): Record<string, number> {
   }
   return out;
 }
+
+/** Everything the IJB-style protocol reports for one feature extractor. */
+export interface IjbReport {
+  verification: { openSphere: Record<string, number>; insightface: Record<string, number>; pairs: number };
+  identification: IdentificationResult[];
+}
+
+/**
+ * Runs the whole IJB-style protocol from meta-file texts: template features (faceness weighting on unless
+ * `faceness: false`), 1:1 TAR@FAR, 1:N per gallery (G1, G2) and merged. `featureOf` gives the (flip-fused, not
+ * normalised) feature of an image name.
+ */
+export function evaluateIjb(
+  files: { faces: string; media: string; pairs: string; galleries: Array<[string, string]>; probes: string },
+  featureOf: (name: string) => Float32Array,
+  options: { faceness?: boolean; names?: { faces: string; media: string; pairs: string; probes: string } } = {},
+): IjbReport {
+  const n = options.names ?? { faces: "5pts", media: "tid_mid", pairs: "pairs", probes: "probes" };
+  const faces = parseFaceScores(files.faces, n.faces);
+  const media = parseTemplateMedia(files.media, n.media);
+  if (faces.length !== media.length) {
+    throw new Error(`${n.faces} has ${faces.length} lines but ${n.media} has ${media.length}; they must align`);
+  }
+  faces.forEach((f, i) => {
+    if (f.name !== media[i].name) {
+      throw new Error(`${n.media}:${i + 1}: image ${media[i].name} ≠ ${f.name} in ${n.faces}`);
+    }
+  });
+  const first = featureOf(media[0].name);
+  const dim = first.length;
+  const features = new Float32Array(media.length * dim);
+  media.forEach((m, i) => features.set(i === 0 ? first : featureOf(m.name), i * dim));
+  const templates = templateFeatures(
+    features,
+    dim,
+    media,
+    options.faceness === false ? {} : { faceness: faces.map((f) => f.faceness) },
+  );
+  const v = verify1to1(templates, parseTemplatePairs(files.pairs, n.pairs));
+  const probes = parseGalleryCsv(files.probes, n.probes);
+  const galleries = files.galleries.map(([name, text]) => ({ name, list: parseGalleryCsv(text, name) }));
+  return {
+    verification: { openSphere: v.openSphere, insightface: v.insightface, pairs: v.scores.length },
+    identification: [
+      ...galleries.map((g) => identifyPerGallery(templates, probes, g.list, g.name)),
+      identifyMerged(templates, probes, galleries.map((g) => g.list)),
+    ],
+  };
+}
