@@ -1,0 +1,189 @@
+/**
+ * `deno task eval --peer face-api [--data lfw|synthetic|DIR] [--protocol view2|view1|templates|all] [--limit N]
+ * [--out DIR] [--backend NAME]`: scores a face-recognition model on a dataset's protocols and writes
+ * `metrics.json`, `report.md` (both ACC protocols side by side, every number labelled) and `roc.svg` under
+ * `results/eval/<model>-<data>-<protocol>/` (atomically).
+ *
+ * `--data lfw` is `../shared/data/lfw` when present, else `data/cache/lfw` (`deno task data lfw`); `synthetic` is
+ * `data/cache/synthetic` (`deno task data synthetic`). `--limit N` keeps the first N matched and N mismatched pairs
+ * of every fold (quick checks). Models: `--peer face-api`; kit checkpoints arrive with the training engine.
+ * @module
+ */
+import { z } from "zod";
+import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
+import { Progress } from "../lib/data/progress.ts";
+import { readImage } from "../lib/data/image.ts";
+import { lfwRelativePath, openLfw } from "../lib/data/lfw.ts";
+import { loadFaceApi } from "../lib/eval/peer_faceapi.ts";
+import {
+  evaluatePairs,
+  evaluateTemplateProtocols,
+  type ImageEmbedder,
+  rocFigure,
+  verificationMarkdown,
+} from "../lib/eval/run.ts";
+import { markdownTable } from "../lib/report/markdown.ts";
+import { runMetadata } from "../lib/report/metadata.ts";
+import { writeDirAtomic } from "../lib/report/write.ts";
+
+const Flags = z.strictObject({
+  backend: backendFlag,
+  peer: z.enum(["face-api"]).optional(),
+  data: z.string().min(1).default("lfw"),
+  protocol: z.enum(["view2", "view1", "templates", "all"]).default("view2"),
+  limit: z.coerce.number().int().min(1).optional(),
+  out: z.string().min(1).optional(),
+});
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function dataDir(data: string): Promise<string> {
+  if (data === "lfw") {
+    const shared = new URL("../../shared/data/lfw", import.meta.url).pathname;
+    return (await exists(shared)) ? shared : "data/cache/lfw";
+  }
+  if (data === "synthetic") return "data/cache/synthetic";
+  return data;
+}
+
+await runTask(async () => {
+  const { flags, positionals } = parseFlags(Deno.args, Flags, "eval");
+  if (positionals.length > 0) {
+    throw new UsageError(`eval: checkpoint evaluation (${positionals[0]}) is not available yet; use --peer face-api`);
+  }
+  if (!flags.peer) throw new UsageError("eval: give a model: --peer face-api");
+  await startBackend(flags.backend);
+  const dir = await dataDir(flags.data);
+  const lfw = await openLfw(dir);
+  const peer = await loadFaceApi();
+  let undetected = 0;
+  const embedder: ImageEmbedder = {
+    name: flags.peer,
+    async embed(path) {
+      const face = await peer.describe(await readImage(path));
+      if (!face.detected) undetected++;
+      return face.descriptor;
+    },
+  };
+  const protocols = flags.protocol === "all" ? ["view2", "view1", "templates"] : [flags.protocol];
+  const out = flags.out ??
+    `results/eval/${flags.peer}-${flags.data.replace(/[^A-Za-z0-9_-]+/g, "_")}-${flags.protocol}`;
+  const sections: string[] = [];
+  const metrics: Record<string, unknown> = {};
+  const rocLists: Array<{ name: string; cos: Float64Array; labels: Uint8Array }> = [];
+  for (const protocol of protocols) {
+    if (protocol === "view2" || protocol === "view1") {
+      const file = protocol === "view2" ? "pairs.txt" : "pairsDevTest.txt";
+      const checked = await lfw.pairs(file, { skipIncomplete: true });
+      // --limit N keeps N matched and N mismatched pairs of every fold, so each fold still has both kinds.
+      const seen = new Map<string, number>();
+      const kept = checked.pairs.filter((p) => {
+        const key = `${p.fold}:${p.same}`;
+        const n = (seen.get(key) ?? 0) + 1;
+        seen.set(key, n);
+        return flags.limit === undefined || n <= flags.limit;
+      });
+      let bar: Progress | null = null;
+      const r = await evaluatePairs(
+        kept.map((p) => ({ a: lfw.imagePath(p.a), b: lfw.imagePath(p.b), same: p.same })),
+        embedder,
+        (done, total) => {
+          bar ??= new Progress(`eval ${protocol} (${total} images)`, total);
+          bar.tick();
+          if (done === total) bar.done();
+        },
+      );
+      metrics[protocol] = {
+        file,
+        pairs: r.pairs,
+        droppedPairs: checked.dropped.length,
+        images: r.images,
+        table: r.table,
+      };
+      rocLists.push({ name: protocol, cos: r.cos, labels: r.labels });
+      sections.push(
+        `## ${protocol === "view2" ? "LFW View 2 (pairs.txt, 10 folds)" : "LFW View 1 test (pairsDevTest.txt)"}\n\n` +
+          `${r.pairs} pairs over ${r.images} images` +
+          (checked.dropped.length ? ` (${checked.dropped.length} pairs dropped: image missing)` : "") +
+          (flags.limit ? `; only the first ${flags.limit} matched and ${flags.limit} mismatched pairs per fold` : "") +
+          ".\n\n" + verificationMarkdown(r.table),
+      );
+    } else {
+      const { identities } = await lfw.people("people.txt", { skipIncomplete: true });
+      const list = identities.map((i) => ({ name: i.name, images: i.images.map((ref) => lfwRelativePath(ref)) }));
+      let bar: Progress | null = null;
+      const t = await evaluateTemplateProtocols(
+        list,
+        (img) => lfw.landmarks.get(img) ?? [],
+        (img) => `${dir}/images/${img}`,
+        embedder,
+        (done, total) => {
+          bar ??= new Progress(`eval templates (${total} images)`, total);
+          bar.tick();
+          if (done === total) bar.done();
+        },
+      );
+      metrics.templates = { ijb: t.ijb, megaface: t.megaface };
+      const v = t.ijb.verification;
+      sections.push(
+        "## LFW-derived IJB-style templates\n\n1:1, " + `${v.pairs} template pairs (TAR in %):\n\n` +
+          markdownTable(
+            ["FAR", "OpenSphere (interpolated)", "insightface (nearest vertex)"],
+            Object.keys(v.insightface).map((
+              k,
+            ) => [k.replace("TPR@FPR=", ""), v.openSphere[k]?.toFixed(2), v.insightface[k].toFixed(2)]),
+          ) + "\n\n1:N (%):\n\n" +
+          markdownTable(
+            [
+              "protocol",
+              "gallery",
+              "probes (mated)",
+              "rank-1",
+              "rank-5",
+              "rank-10",
+              "TPIR@FPIR=1e-2",
+              "TPIR@FPIR=1e-1",
+            ],
+            t.ijb.identification.map((r) => [
+              r.protocol,
+              r.gallery,
+              `${r.probes} (${r.matedProbes})`,
+              ...["rank-1", "rank-5", "rank-10"].map((k) => r.ranks[k].toFixed(2)),
+              ...["TPIR@FPIR=1e-2", "TPIR@FPIR=1e-1"].map((k) => r.tpir[k].toFixed(2)),
+            ]),
+          ) + "\n\n## LFW-derived MegaFace-style identification\n\n" +
+          markdownTable(
+            ["distractors", "rank-1 (%)"],
+            Object.entries(t.megaface.rank1).map(([s, v]) => [s, v.toFixed(2)]),
+          ) +
+          `\n\nVerification: TAR ${t.megaface.tar.toFixed(2)}% at FAR ${t.megaface.far} ` +
+          `(${t.megaface.genuinePairs} genuine, ${t.megaface.impostorPairs} impostor pairs).`,
+      );
+    }
+  }
+  const meta = await runMetadata({ ...flags, dataDir: dir });
+  await writeDirAtomic(out, async (tmp) => {
+    await Deno.writeTextFile(
+      `${tmp}/metrics.json`,
+      JSON.stringify({ meta, model: flags.peer, undetected, metrics }, null, 1),
+    );
+    if (rocLists.length) {
+      await Deno.writeTextFile(`${tmp}/roc.svg`, rocFigure(rocLists, `ROC, ${flags.peer} on ${flags.data}`));
+    }
+    await Deno.writeTextFile(
+      `${tmp}/report.md`,
+      `# Evaluation: ${flags.peer} on ${flags.data}\n\n` +
+        `Data: \`${dir}\`. Generated ${meta.date} (kit commit \`${meta.kitCommit}\`). Images where the model's ` +
+        `detector found no face: ${undetected} (described from the central crop).\n\n` + sections.join("\n\n") +
+        (rocLists.length ? "\n\n![ROC](roc.svg)\n" : "\n"),
+    );
+  });
+  console.log(JSON.stringify({ out, model: flags.peer, data: dir, protocols, undetected }));
+});
