@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
-import { Progress } from "../lib/data/progress.ts";
+import { Progress } from "../lib/cli/progress.ts";
 import { readImage } from "../lib/data/image.ts";
 import { lfwRelativePath, openLfw } from "../lib/data/lfw.ts";
 import { loadFaceApi } from "../lib/eval/peer_faceapi.ts";
