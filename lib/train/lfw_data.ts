@@ -1,0 +1,91 @@
+/**
+ * LFW View 1 (real LFW or the kit's synthetic set, both in the LFW layout) as {@link TrainingData}: train on the
+ * identities of `peopleDevTrain.txt`, verify on `pairsDevTest.txt` (disjoint identities: open-set, like the
+ * paper's protocol), every image 5-point aligned once into the crop cache.
+ *
+ * @example
+ * ```ts
+ * import { lfwView1Data } from "./lfw_data.ts";
+ * const data = await lfwView1Data({ dir: "../shared/data/lfw", size: 56, cacheDir: "data/cache/crops", skipIncomplete: true });
+ * console.log(data.numClasses, data.count, data.validation[0].pairs.length);
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { type CropSource, loadOrBuildCropCache } from "../data/crop_cache.ts";
+import { LFW_LANDMARK_FRAME } from "../data/landmarks.ts";
+import { type ImageRef, lfwRelativePath, openLfw } from "../data/lfw.ts";
+import type { PairSet, TrainingData } from "./data.ts";
+
+export interface LfwView1Options {
+  dir: string;
+  size: number;
+  cacheDir: string;
+  skipIncomplete: boolean;
+  quiet?: boolean;
+}
+
+/** Opens View 1 of an LFW-layout folder, building (or reusing) the aligned-crop caches. */
+export async function lfwView1Data(o: LfwView1Options): Promise<TrainingData> {
+  const lfw = await openLfw(o.dir);
+  const { train, test, droppedImages } = await lfw.view1({ skipIncomplete: o.skipIncomplete });
+  const source = (ref: ImageRef): CropSource => ({
+    id: lfwRelativePath(ref, lfw.ext),
+    path: lfw.imagePath(ref),
+    landmarks: lfw.landmarks.get(lfwRelativePath(ref, lfw.ext)) ?? [],
+    frame: LFW_LANDMARK_FRAME,
+  });
+  const refs = train.flatMap((id) => id.images);
+  const labels = Int32Array.from(train.flatMap((id) => id.images.map(() => id.label)));
+  const trainCache = await loadOrBuildCropCache(o.cacheDir, "view1-train", o.size, refs.map(source), {
+    quiet: o.quiet,
+  });
+
+  const testIds = [
+    ...new Set(test.pairs.flatMap((p) => [lfwRelativePath(p.a, lfw.ext), lfwRelativePath(p.b, lfw.ext)])),
+  ]
+    .sort();
+  const byId = new Map(test.pairs.flatMap((p) => [p.a, p.b]).map((r) => [lfwRelativePath(r, lfw.ext), r]));
+  const testCache = await loadOrBuildCropCache(
+    o.cacheDir,
+    "view1-test",
+    o.size,
+    testIds.map((id) => source(byId.get(id)!)),
+    {
+      quiet: o.quiet,
+    },
+  );
+  const tensorOf = (pixels: Float32Array, n: number) => tf.tensor4d(pixels, [n, o.size, o.size, 3]);
+  const validation: PairSet = {
+    name: "view1-test",
+    images: {
+      count: testCache.count,
+      batch: (start, end) => {
+        const idx = Array.from({ length: end - start }, (_, k) => start + k);
+        return tensorOf(testCache.batch(idx), idx.length);
+      },
+    },
+    pairs: test.pairs.map((
+      p,
+    ) => [testCache.indexOf(lfwRelativePath(p.a, lfw.ext)), testCache.indexOf(lfwRelativePath(p.b, lfw.ext))]),
+    same: test.pairs.map((p) => p.same),
+  };
+  return {
+    numClasses: train.length,
+    size: o.size,
+    count: refs.length,
+    labels,
+    batch: (indices, flips) => tensorOf(trainCache.batch(indices, flips), indices.length),
+    validation: [validation],
+    describe: () => ({
+      kind: "lfw-view1",
+      dir: o.dir,
+      size: o.size,
+      identities: train.length,
+      images: refs.length,
+      testPairs: test.pairs.length,
+      droppedImages: droppedImages.length,
+      droppedPairs: test.dropped.length,
+    }),
+  };
+}
