@@ -1,19 +1,23 @@
 /**
- * `deno task eval --peer face-api [--data lfw|synthetic|DIR] [--protocol view2|view1|templates|all] [--limit N]
- * [--out DIR] [--backend NAME]`: scores a face-recognition model on a dataset's protocols and writes
+ * `deno task eval (RUN_DIR | --peer face-api) [--data lfw|synthetic|DIR] [--protocol view2|view1|templates|all]
+ * [--limit N] [--out DIR] [--backend NAME]`: scores a face-recognition model — a training run folder of
+ * `deno task train` (its `run.json` + `checkpoint.sf2`) or the face-api peer — on a dataset's protocols and writes
  * `metrics.json`, `report.md` (both ACC protocols side by side, every number labelled) and `roc.svg` under
  * `results/eval/<model>-<data>-<protocol>/` (atomically).
  *
  * `--data lfw` is `../shared/data/lfw` when present, else `data/cache/lfw` (`deno task data lfw`); `synthetic` is
  * `data/cache/synthetic` (`deno task data synthetic`). `--limit N` keeps the first N matched and N mismatched pairs
- * of every fold (quick checks). Models: `--peer face-api`; kit checkpoints arrive with the training engine.
+ * of every fold (quick checks). Kit models see 5-point-aligned crops (the dataset's landmarks) with flip fusion;
+ * face-api runs its own detector.
  * @module
  */
 import { z } from "zod";
 import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
 import { Progress } from "../lib/cli/progress.ts";
 import { readImage } from "../lib/data/image.ts";
+import { LFW_LANDMARK_FRAME } from "../lib/data/landmarks.ts";
 import { lfwRelativePath, openLfw } from "../lib/data/lfw.ts";
+import { loadTrainedModel, modelEmbedder } from "../lib/train/restore.ts";
 import { loadFaceApi } from "../lib/eval/peer_faceapi.ts";
 import {
   evaluatePairs,
@@ -55,26 +59,41 @@ async function dataDir(data: string): Promise<string> {
 
 await runTask(async () => {
   const { flags, positionals } = parseFlags(Deno.args, Flags, "eval");
-  if (positionals.length > 0) {
-    throw new UsageError(`eval: checkpoint evaluation (${positionals[0]}) is not available yet; use --peer face-api`);
+  if (positionals.length > 1) {
+    throw new UsageError(`eval: give one model (RUN_DIR or --peer), got ${positionals.join(" ")}`);
   }
-  if (!flags.peer) throw new UsageError("eval: give a model: --peer face-api");
+  if ((positionals.length === 1) === (flags.peer !== undefined)) {
+    throw new UsageError("eval: give a model: a training run folder (RUN_DIR) or --peer face-api");
+  }
   await startBackend(flags.backend);
   const dir = await dataDir(flags.data);
   const lfw = await openLfw(dir);
-  const peer = await loadFaceApi();
   let undetected = 0;
-  const embedder: ImageEmbedder = {
-    name: flags.peer,
-    async embed(path) {
-      const face = await peer.describe(await readImage(path));
-      if (!face.detected) undetected++;
-      return face.descriptor;
-    },
-  };
+  let embedder: ImageEmbedder;
+  if (flags.peer) {
+    const peer = await loadFaceApi();
+    embedder = {
+      name: flags.peer,
+      async embed(path) {
+        const face = await peer.describe(await readImage(path));
+        if (!face.detected) undetected++;
+        return face.descriptor;
+      },
+    };
+  } else {
+    const trained = await loadTrainedModel(positionals[0]);
+    const imagesDir = `${dir}/images/`;
+    embedder = modelEmbedder(trained, (path, width) => {
+      const rel = path.startsWith(imagesDir) ? path.slice(imagesDir.length) : path;
+      const lm = lfw.landmarks.get(rel);
+      if (!lm) throw new Error(`${lfw.landmarkFile}: no landmarks for ${rel}`);
+      return lm.map((v) => (v * width) / LFW_LANDMARK_FRAME);
+    });
+  }
+  const modelName = flags.peer ?? embedder.name;
   const protocols = flags.protocol === "all" ? ["view2", "view1", "templates"] : [flags.protocol];
-  const out = flags.out ??
-    `results/eval/${flags.peer}-${flags.data.replace(/[^A-Za-z0-9_-]+/g, "_")}-${flags.protocol}`;
+  const slug = (v: string) => v.replace(/[^A-Za-z0-9_@-]+/g, "_");
+  const out = flags.out ?? `results/eval/${slug(modelName)}-${slug(flags.data)}-${flags.protocol}`;
   const sections: string[] = [];
   const metrics: Record<string, unknown> = {};
   const rocLists: Array<{ name: string; cos: Float64Array; labels: Uint8Array }> = [];
@@ -172,18 +191,18 @@ await runTask(async () => {
   await writeDirAtomic(out, async (tmp) => {
     await Deno.writeTextFile(
       `${tmp}/metrics.json`,
-      JSON.stringify({ meta, model: flags.peer, undetected, metrics }, null, 1),
+      JSON.stringify({ meta, model: modelName, undetected, metrics }, null, 1),
     );
     if (rocLists.length) {
-      await Deno.writeTextFile(`${tmp}/roc.svg`, rocFigure(rocLists, `ROC, ${flags.peer} on ${flags.data}`));
+      await Deno.writeTextFile(`${tmp}/roc.svg`, rocFigure(rocLists, `ROC, ${modelName} on ${flags.data}`));
     }
     await Deno.writeTextFile(
       `${tmp}/report.md`,
-      `# Evaluation: ${flags.peer} on ${flags.data}\n\n` +
+      `# Evaluation: ${modelName} on ${flags.data}\n\n` +
         `Data: \`${dir}\`. Generated ${meta.date} (kit commit \`${meta.kitCommit}\`). Images where the model's ` +
         `detector found no face: ${undetected} (described from the central crop).\n\n` + sections.join("\n\n") +
         (rocLists.length ? "\n\n![ROC](roc.svg)\n" : "\n"),
     );
   });
-  console.log(JSON.stringify({ out, model: flags.peer, data: dir, protocols, undetected }));
+  console.log(JSON.stringify({ out, model: modelName, data: dir, protocols, undetected }));
 });

@@ -41,11 +41,50 @@ Deno.test("eval --peer face-api on LFW View 2 (1+1 pairs per fold) writes metric
 Deno.test("eval: bad inputs are one-line errors", async () => {
   const noModel = await runDeno(["tasks/eval.ts"]);
   expect(noModel.code).toBe(2);
-  expect(noModel.stderr).toMatch(/eval: give a model: --peer face-api/);
+  expect(noModel.stderr).toMatch(/eval: give a model: a training run folder \(RUN_DIR\) or --peer face-api/);
   const badProtocol = await runDeno(["tasks/eval.ts", "--peer", "face-api", "--protocol", "ijc"]);
   expect(badProtocol.code).toBe(2);
   expect(badProtocol.stderr).toMatch(/--protocol: Invalid option/);
   const missing = await runDeno(["tasks/eval.ts", "--peer", "face-api", "--data", "/nonexistent", "--backend", "cpu"]);
   expect(missing.code).toBe(1);
   expect(missing.stderr).toMatch(/\/nonexistent.*images\/ is missing/);
+});
+
+Deno.test("eval RUN_DIR: a model trained by `deno task train` is evaluated on aligned LFW crops", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const train = await runDeno([
+      "tasks/train.ts",
+      "configs/train/toy-sfnet4-sphereface2.json",
+      "--train.steps=4",
+      "--checkpoint.every=4",
+      "--out",
+      `${tmp}/run`,
+      "--quiet",
+      "--backend",
+      "cpu",
+    ]);
+    expect(train.code).toBe(0);
+    const r = await runDeno([
+      "tasks/eval.ts",
+      `${tmp}/run`,
+      "--data",
+      sharedPath("data/lfw"),
+      "--limit",
+      "1",
+      "--out",
+      `${tmp}/eval`,
+      "--backend",
+      "cpu",
+    ]);
+    expect(r.code).toBe(0);
+    const metrics = JSON.parse(await Deno.readTextFile(`${tmp}/eval/metrics.json`));
+    expect(metrics.model).toBe("toy-sfnet4-sphereface2@4");
+    expect(metrics.metrics.view2.pairs).toBe(20);
+    const bad = await runDeno(["tasks/eval.ts", tmp, "--backend", "cpu"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/run\.json: cannot read the run record/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
