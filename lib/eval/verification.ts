@@ -95,19 +95,39 @@ export const PROTOCOL_ROC = "ROC over all pairs (OpenSphere)";
 export const PROTOCOL_TEN_FOLD = "10-fold (insightface/LFW)";
 
 /**
+ * Reorders a pair list so that every contiguous tenth holds its share of matched and mismatched pairs: fold f takes
+ * the f-th tenth of the matched pairs and the f-th tenth of the mismatched ones (order kept within each). LFW's
+ * pairs.txt is already laid out this way; lists sorted matched-then-mismatched (pairsDevTest.txt, OpenSphere lists)
+ * are not, and insightface's contiguous folds would then hold one kind only.
+ */
+export function balancedFoldOrder(labels: ArrayLike<number | boolean>, folds = 10): number[] {
+  const pos: number[] = [];
+  const neg: number[] = [];
+  for (let i = 0; i < labels.length; i++) (Number(labels[i]) === 1 ? pos : neg).push(i);
+  const slice = (list: number[], f: number) =>
+    list.slice(Math.floor((f * list.length) / folds), Math.floor(((f + 1) * list.length) / folds));
+  return Array.from({ length: folds }, (_, f) => [...slice(pos, f), ...slice(neg, f)]).flat();
+}
+
+/**
  * Both protocols side by side: ACC with one best threshold over all pairs, and 10-fold ACC (mean ± std, thresholds
- * fitted on nine folds), plus EER, AUC and TPR@FPR. The 10-fold row is omitted for fewer than 10 pairs.
+ * fitted on nine folds), plus EER, AUC and TPR@FPR. The 10-fold row is omitted for fewer than 10 pairs. With
+ * `balanceFolds` the 10-fold protocol runs on {@link balancedFoldOrder} and its label says so.
  */
 export function verificationTable(
   cos: ArrayLike<number>,
   labels: ArrayLike<number | boolean>,
   targets: readonly string[] = OPENSPHERE_FPR_TARGETS,
+  options: { balanceFolds?: boolean } = {},
 ): LabelledMetric[] {
   const os = openSphereMetrics(cos, labels, targets);
   const rows: LabelledMetric[] = [{ metric: "ACC", protocol: PROTOCOL_BEST_THRESHOLD, value: os.ACC, unit: "%" }];
   if (cos.length >= 10) {
-    const kf = tenFoldAccuracy(distancesFromCosines(cos), labels);
-    rows.push({ metric: "ACC", protocol: PROTOCOL_TEN_FOLD, value: 100 * kf.mean, std: 100 * kf.std, unit: "%" });
+    const order = options.balanceFolds ? balancedFoldOrder(labels) : null;
+    const d = distancesFromCosines(order ? order.map((i) => cos[i]) : cos);
+    const kf = tenFoldAccuracy(d, order ? order.map((i) => Number(labels[i])) : labels);
+    const protocol = order ? `${PROTOCOL_TEN_FOLD}, folds balanced` : PROTOCOL_TEN_FOLD;
+    rows.push({ metric: "ACC", protocol, value: 100 * kf.mean, std: 100 * kf.std, unit: "%" });
   }
   for (const [metric, value] of Object.entries(os)) {
     if (metric !== "ACC") rows.push({ metric, protocol: PROTOCOL_ROC, value, unit: "%" });

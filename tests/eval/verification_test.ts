@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { expect } from "expect";
 import {
+  balancedFoldOrder,
   extractFeatures,
   pairCosines,
   PROTOCOL_BEST_THRESHOLD,
@@ -46,4 +47,20 @@ Deno.test("the verification table labels every number with its protocol and show
   expect(acc[1].std).toBeDefined();
   expect(rows.map((r) => r.metric)).toEqual(expect.arrayContaining(["EER", "AUC", "TPR@FPR=1e-3"]));
   expect(rows.every((r) => r.protocol.length > 0 && r.unit === "%")).toBe(true);
+});
+
+Deno.test("balanced folds give each contiguous tenth its share of both kinds", () => {
+  const labels = [...Array(20).fill(1), ...Array(20).fill(0)];
+  const order = balancedFoldOrder(labels);
+  expect(order.length).toBe(40);
+  expect(new Set(order).size).toBe(40);
+  for (let f = 0; f < 10; f++) {
+    expect(order.slice(4 * f, 4 * f + 4).map((i) => labels[i])).toEqual([1, 1, 0, 0]);
+  }
+  const cos = labels.map((y, i) => (y ? 0.7 : 0.2) + (i % 5) * 0.01);
+  const sorted = verificationTable(cos, labels);
+  const balanced = verificationTable(cos, labels, undefined, { balanceFolds: true });
+  expect(sorted[1].protocol).toBe(PROTOCOL_TEN_FOLD);
+  expect(balanced[1].protocol).toBe(`${PROTOCOL_TEN_FOLD}, folds balanced`);
+  expect(balanced[1].value).toBe(100);
 });
