@@ -5,7 +5,9 @@
  * 1. `tensorflow`: native libtensorflow, when `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node` can be
  *    imported (neither installs on machines without access to Google's download host, so the kit never
  *    depends on them; a user who has them adds them to `deno.json`'s imports and they are picked up here);
- * 2. `wasm`, with the kit's kernel fixes (see `wasm_kernels.ts`), the fastest backend that always installs;
+ * 2. `wasm`, with the kit's kernel fixes (see `wasm_kernels.ts`), the fastest backend that always installs; its
+ *    convolutions run natively in oneDNN through Deno FFI when `libdnnl.so.2` is installed (`native_kernels.ts`;
+ *    `SF2_NATIVE=0` turns that off), else in the pure-wasm fixes;
  * 3. `cpu`, pure JavaScript, always present.
  *
  * `webgpu` is never chosen automatically (Deno exposes WebGPU, but on a machine without a GPU the adapter is a
@@ -20,6 +22,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { registerNativeKernels } from "./native_kernels.ts";
 import { registerWasmKernelFixes } from "./wasm_kernels.ts";
 
 /** Backends the kit can run on. `tensorflow` is tfjs-node(-gpu)'s native backend. */
@@ -117,7 +120,14 @@ async function tryWasm(
       return { ok: false, detail: "wasm backend failed to initialise" };
     }
     registerWasmKernelFixes();
-    return { ok: true, detail: "kernel fixes registered" };
+    // Native (oneDNN, multithreaded) conv kernels on top when libdnnl is installed; otherwise the pure-wasm fixes.
+    const native = registerNativeKernels();
+    return {
+      ok: true,
+      detail: native.ok
+        ? `kernel fixes registered; native convs: ${native.detail}`
+        : `kernel fixes registered; pure-wasm convs (${native.detail})`,
+    };
   } catch (err) {
     return { ok: false, detail: `wasm unavailable (${firstLine(err)})` };
   }

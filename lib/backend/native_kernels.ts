@@ -1,0 +1,278 @@
+/**
+ * Native convolution kernels for the TensorFlow.js wasm backend: `Conv2D`, `Conv2DBackpropInput` and
+ * `Conv2DBackpropFilter` run by oneDNN (through Deno FFI, `native/onednn_*.ts`) directly on the wasm heap.
+ *
+ * Why: with the kit's wasm fixes (`wasm_kernels.ts`) the SFNet training step is still ~4× slower than PyTorch,
+ * and the three conv kernels are ~77% of it (platform.md §5); XNNPACK in wasm is single-threaded 128-bit SIMD,
+ * while oneDNN (PyTorch's own conv engine) uses AVX-512 and both cores. The tensors are not copied: oneDNN reads
+ * and writes the wasm linear memory through a pointer to it (the memory only moves when the heap grows, which
+ * can happen only inside `makeOutput`, so the address is taken after every allocation of the call).
+ *
+ * Anything the native path does not cover (NCHW, dilation > 1, non-float32) goes to the kernel that was
+ * registered before (the wasm fixes). `registerNativeKernels()` returns why it is unavailable instead of
+ * throwing, so callers fall back to the pure-wasm kernels with a clear message. `SF2_NATIVE=0` turns it off.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { type Address, type ConvGeometry, ConvPlanCache } from "./native/onednn_conv.ts";
+import { type OneDnn, openOneDnn } from "./native/onednn_ffi.ts";
+
+const BACKEND = "wasm";
+const NATIVE_KERNELS = ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"] as const;
+type NativeKernel = typeof NATIVE_KERNELS[number];
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** The environment variable that disables the native kernels (`SF2_NATIVE=0`). */
+export const NATIVE_ENV = "SF2_NATIVE";
+
+interface NativeState {
+  dnn: OneDnn;
+  plans: ConvPlanCache;
+  originals: Map<NativeKernel, tf.KernelConfig | undefined>;
+  /** Calls served natively / handed to the previous kernel (for tests and logs). */
+  counts: { native: number; fallback: number };
+}
+const STATE_KEY = Symbol.for("sphereface2-kit/native-kernels");
+const store = globalThis as unknown as Record<symbol, NativeState | undefined>;
+
+/** Outcome of {@link registerNativeKernels}. */
+export type NativeStatus = { ok: true; detail: string } | { ok: false; detail: string };
+
+function envDisabled(): boolean {
+  try {
+    const v = Deno.env.get(NATIVE_ENV);
+    return v !== undefined && ["0", "false", "off", "no"].includes(v.trim().toLowerCase());
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `SF2_NATIVE_LAYOUT=nhwc|blocked`: activations used in place (NHWC, the default) or reordered into oneDNN's
+ * blocked layout around every call. On this AVX2 box oneDNN's NHWC kernels ("jit:avx2") ran SFNet-20 small's
+ * layers at 1-6 ms each (B 64, 1 thread) and the blocked form was no faster once the reorders were paid.
+ */
+export const LAYOUT_ENV = "SF2_NATIVE_LAYOUT";
+
+function layoutFromEnv(): "nhwc" | "blocked" {
+  try {
+    return Deno.env.get(LAYOUT_ENV)?.trim().toLowerCase() === "blocked" ? "blocked" : "nhwc";
+  } catch {
+    return "nhwc";
+  }
+}
+
+/** Whether the native kernels are registered now. */
+export function nativeKernelsRegistered(): boolean {
+  return store[STATE_KEY] !== undefined;
+}
+
+/** How many conv calls went native / to the fallback since registration. */
+export function nativeKernelCounts(): { native: number; fallback: number } {
+  return { ...(store[STATE_KEY]?.counts ?? { native: 0, fallback: 0 }) };
+}
+
+/**
+ * Registers the oneDNN conv kernels over the currently registered wasm ones (register the wasm fixes first, so
+ * that they are the fallback). Idempotent. Returns `{ok:false, detail}` (never throws) when oneDNN is missing,
+ * FFI is not allowed, or `SF2_NATIVE=0`.
+ */
+export function registerNativeKernels(options: { ignoreEnv?: boolean } = {}): NativeStatus {
+  const existing = store[STATE_KEY];
+  if (existing) return { ok: true, detail: describe(existing.dnn) };
+  if (!options.ignoreEnv && envDisabled()) return { ok: false, detail: `native kernels off (${NATIVE_ENV}=0)` };
+  if (tf.getKernel("Conv2D", BACKEND) === undefined) {
+    return { ok: false, detail: 'wasm kernels are not registered (import "@tensorflow/tfjs-backend-wasm" first)' };
+  }
+  const opened = openOneDnn();
+  if (!opened.ok) return { ok: false, detail: opened.reason };
+  const originals = new Map<NativeKernel, tf.KernelConfig | undefined>();
+  for (const name of NATIVE_KERNELS) originals.set(name, tf.getKernel(name, BACKEND));
+  const state: NativeState = {
+    dnn: opened.dnn,
+    plans: new ConvPlanCache(opened.dnn, 64, { blockedActivations: layoutFromEnv() === "blocked" }),
+    originals,
+    counts: { native: 0, fallback: 0 },
+  };
+  store[STATE_KEY] = state;
+  for (const name of NATIVE_KERNELS) {
+    const original = originals.get(name);
+    if (original !== undefined) tf.unregisterKernel(name, BACKEND);
+    tf.registerKernel({
+      kernelName: name,
+      backendName: BACKEND,
+      kernelFunc: FUNCS[name],
+      setupFunc: original?.setupFunc,
+      disposeFunc: original?.disposeFunc,
+    });
+  }
+  return { ok: true, detail: describe(opened.dnn) };
+}
+
+function describe(dnn: OneDnn): string {
+  return `oneDNN ${dnn.version} conv kernels (${dnn.path})`;
+}
+
+/** Restores the kernels that were registered before and frees every oneDNN primitive. No-op when not registered. */
+export function unregisterNativeKernels(): void {
+  const state = store[STATE_KEY];
+  if (!state) return;
+  for (const name of NATIVE_KERNELS) {
+    if (tf.getKernel(name, BACKEND) !== undefined) tf.unregisterKernel(name, BACKEND);
+    const original = state.originals.get(name);
+    if (original !== undefined) tf.registerKernel(original);
+  }
+  state.plans.dispose();
+  store[STATE_KEY] = undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+function fallback(name: NativeKernel, args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const state = store[STATE_KEY];
+  const original = state?.originals.get(name);
+  if (!state || !original) throw new Error(`native_kernels: no fallback kernel for ${name} on wasm`);
+  state.counts.fallback++;
+  return original.kernelFunc(args);
+}
+
+/** Absolute address of a tensor's data in the wasm heap; valid until the heap grows (next allocation). */
+function addressOf(backend: BackendWasm, base: bigint, info: tf.TensorInfo): Address {
+  return base + BigInt(backend.getMemoryOffset(info.dataId));
+}
+
+function heapBase(backend: BackendWasm): bigint {
+  const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(heap)));
+}
+
+interface ConvAttrsCommon {
+  strides: [number, number] | number;
+  pad: tf.Conv2DAttrs["pad"];
+  dataFormat?: "NHWC" | "NCHW";
+  dilations?: [number, number] | number;
+  dimRoundingMode?: "floor" | "round" | "ceil";
+}
+
+/** The geometry, or null when the native path does not apply (NCHW, dilation, empty tensors). */
+function geometryOf(xShape: number[], filterShape: number[], attrs: ConvAttrsCommon): ConvGeometry | null {
+  if (attrs.dataFormat === "NCHW") return null;
+  const d = attrs.dilations ?? 1;
+  if ((typeof d === "number" ? d : Math.max(d[0], d[1])) !== 1) return null;
+  if (xShape.some((v) => v === 0) || filterShape.some((v) => v === 0)) return null;
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+  const p = info.padInfo;
+  if (p.top < 0 || p.left < 0 || p.bottom < 0 || p.right < 0) return null;
+  // oneDNN's consistency rule: out = floor((in + pl + pr - f) / s) + 1; adjust the far pad when tfjs's rounding
+  // differs (only possible with explicit pads and dimRoundingMode).
+  const padBottom = fitPad(info.inHeight, info.filterHeight, info.strideHeight, p.top, p.bottom, info.outHeight);
+  const padRight = fitPad(info.inWidth, info.filterWidth, info.strideWidth, p.left, p.right, info.outWidth);
+  if (padBottom === null || padRight === null) return null;
+  return {
+    batch: info.batchSize,
+    inH: info.inHeight,
+    inW: info.inWidth,
+    inC: info.inChannels,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    outC: info.outChannels,
+    fh: info.filterHeight,
+    fw: info.filterWidth,
+    strideH: info.strideHeight,
+    strideW: info.strideWidth,
+    padTop: p.top,
+    padLeft: p.left,
+    padBottom,
+    padRight,
+  };
+}
+
+function fitPad(inSize: number, f: number, s: number, lo: number, hi: number, out: number): number | null {
+  const outOf = (h: number) => Math.floor((inSize + lo + h - f) / s) + 1;
+  if (outOf(hi) === out) return hi;
+  for (let h = 0; h <= f + s; h++) if (outOf(h) === out) return h;
+  return null;
+}
+
+function nativeState(): NativeState {
+  const state = store[STATE_KEY];
+  if (!state) throw new Error("native_kernels: not registered");
+  return state;
+}
+
+function conv2D(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const { x, filter } = args.inputs as tf.Conv2DInputs;
+  const attrs = args.attrs as unknown as tf.Conv2DAttrs;
+  if (!x || !filter || x.dtype !== "float32" || filter.dtype !== "float32") return fallback("Conv2D", args);
+  const g = geometryOf(x.shape, filter.shape, attrs);
+  if (!g) return fallback("Conv2D", args);
+  const state = nativeState();
+  const backend = args.backend as BackendWasm;
+  const plan = state.plans.get(g);
+  const out = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], "float32");
+  const base = heapBase(backend);
+  plan.forward(addressOf(backend, base, x), addressOf(backend, base, filter), addressOf(backend, base, out));
+  state.counts.native++;
+  return out;
+}
+
+function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const { dy, filter } = args.inputs as tf.Conv2DBackpropInputInputs;
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  if (!dy || !filter || dy.dtype !== "float32" || filter.dtype !== "float32") {
+    return fallback("Conv2DBackpropInput", args);
+  }
+  const g = geometryOf([...attrs.inputShape], filter.shape, attrs);
+  if (!g || g.outH !== dy.shape[1] || g.outW !== dy.shape[2]) return fallback("Conv2DBackpropInput", args);
+  const state = nativeState();
+  const backend = args.backend as BackendWasm;
+  const plan = state.plans.get(g);
+  const dx = backend.makeOutput([g.batch, g.inH, g.inW, g.inC], "float32");
+  const base = heapBase(backend);
+  plan.backwardData(addressOf(backend, base, dy), addressOf(backend, base, filter), addressOf(backend, base, dx));
+  state.counts.native++;
+  return dx;
+}
+
+function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const { x, dy } = args.inputs as tf.Conv2DBackpropFilterInputs;
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  if (!x || !dy || x.dtype !== "float32" || dy.dtype !== "float32") return fallback("Conv2DBackpropFilter", args);
+  const g = geometryOf(x.shape, [...attrs.filterShape], attrs);
+  if (!g || g.outH !== dy.shape[1] || g.outW !== dy.shape[2]) return fallback("Conv2DBackpropFilter", args);
+  const state = nativeState();
+  const backend = args.backend as BackendWasm;
+  const plan = state.plans.get(g);
+  const dw = backend.makeOutput([g.fh, g.fw, g.inC, g.outC], "float32");
+  const base = heapBase(backend);
+  plan.backwardWeights(addressOf(backend, base, x), addressOf(backend, base, dy), addressOf(backend, base, dw));
+  state.counts.native++;
+  return dw;
+}
+
+const FUNCS: Record<NativeKernel, tf.KernelFunc> = {
+  Conv2D: conv2D,
+  Conv2DBackpropInput: conv2DBackpropInput,
+  Conv2DBackpropFilter: conv2DBackpropFilter,
+};
+
+/** The oneDNN implementation names chosen for a geometry's three passes (diagnostics for the bench log). */
+export function nativeImplementations(g: ConvGeometry): Record<"forward" | "backwardData" | "backwardWeights", string> {
+  const plan = nativeState().plans.get(g);
+  return {
+    forward: plan.impl("forward"),
+    backwardData: plan.impl("backwardData"),
+    backwardWeights: plan.impl("backwardWeights"),
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * `deno task bench train [--model sfnet20] [--width 0.25] [--size 56] [--batch 64] [--classes 1000] [--warmup 3]
+ * [--steps 20] [--backend NAME] [--torch] [--torch-threads 2] [--repeats 1]`: full training steps (see train.ts).
+ * The last line of stdout is JSON with `imagesPerSecond`, `stepSeconds`, `backend`, `workers`, `peakRssMB`.
+ * `--torch` also runs the same step in PyTorch (tasks/reference/bench_train_torch.py, Debian's python3-torch);
+ * with `--repeats N` the kit and PyTorch alternate N times (interleaved, so machine load hits both alike) and
+ * the medians over repeats are reported with the ratio `speedVsPytorch`.
+ *
+ * Kept out of tasks/bench.ts so the task file only dispatches.
+ * @module
+ */
+import { z } from "zod";
+import { backendFlag, parseFlags, startBackend, UsageError } from "../cli/flags.ts";
+import { benchTrain, type TrainBenchResult } from "./train.ts";
+import { median } from "./timing.ts";
+import { SFNET_DEPTHS } from "./sfnet_min.ts";
+
+const count = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
+
+export const TrainFlags = z.strictObject({
+  backend: backendFlag,
+  model: z.string().default("sfnet20").transform((v, ctx) => {
+    const m = /^sfnet(\d+)$/i.exec(v.trim());
+    if (!m || !(Number(m[1]) in SFNET_DEPTHS)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `unknown model "${v}"; allowed: sfnet4, sfnet10, sfnet20, sfnet36, sfnet64`,
+      });
+      return z.NEVER;
+    }
+    return Number(m[1]);
+  }),
+  width: z.coerce.number().positive().max(4).default(0.25),
+  size: z.coerce.number().int().min(16).max(512).default(56),
+  batch: count(64, 4096),
+  classes: z.coerce.number().int().min(2).max(10_000_000).default(1000),
+  warmup: z.coerce.number().int().min(0).max(1000).default(3),
+  steps: count(20, 100_000),
+  repeats: count(1, 100),
+  seed: z.coerce.number().int().default(0),
+  torch: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
+  torchThreads: count(2, 256),
+  torchDevice: z.enum(["cpu", "cuda"]).default("cpu"),
+  python: z.string().default("/usr/bin/python3"),
+});
+export type TrainFlagValues = z.output<typeof TrainFlags>;
+
+/** Runs the PyTorch twin once and returns its JSON line. */
+export async function runTorchTrain(f: TrainFlagValues): Promise<Record<string, unknown>> {
+  const script = new URL("../../tasks/reference/bench_train_torch.py", import.meta.url).pathname;
+  const args = [
+    script,
+    `--depth=${f.model}`,
+    `--width=${f.width}`,
+    `--size=${f.size}`,
+    `--batch=${f.batch}`,
+    `--classes=${f.classes}`,
+    `--warmup=${f.warmup}`,
+    `--steps=${f.steps}`,
+    `--threads=${f.torchThreads}`,
+    `--device=${f.torchDevice}`,
+  ];
+  const out = await new Deno.Command(f.python, { args, stderr: "inherit" }).output();
+  if (!out.success) throw new Error(`PyTorch reference failed (${f.python} ${args.join(" ")})`);
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]);
+}
+
+/** Parses argv (after `train`), runs the benchmark, returns the result object printed as the last JSON line. */
+export async function runTrainBench(argv: readonly string[]): Promise<Record<string, unknown>> {
+  const { flags, positionals } = parseFlags(argv, TrainFlags, "bench train");
+  if (positionals.length) throw new UsageError(`bench train: unexpected argument ${positionals[0]}`);
+  const choice = await startBackend(flags.backend);
+  console.error(
+    `bench train: sfnet${flags.model} width ${flags.width} ${flags.size}px, B=${flags.batch} K=${flags.classes}, ` +
+      `${flags.warmup} warm-up + ${flags.steps} timed steps` +
+      (flags.torch ? `, ${flags.repeats}× interleaved with PyTorch` : ""),
+  );
+  const kit: TrainBenchResult[] = [];
+  const torch: Record<string, unknown>[] = [];
+  for (let i = 0; i < flags.repeats; i++) {
+    const r = await benchTrain({ ...flags, depth: flags.model });
+    console.error(`  kit     ${r.imagesPerSecond.toFixed(1)} img/s (${r.stepSeconds.toFixed(3)} s/step)`);
+    kit.push(r);
+    if (flags.torch) {
+      const t = await runTorchTrain(flags);
+      console.error(
+        `  pytorch ${(t.imagesPerSecond as number).toFixed(1)} img/s (${(t.stepSeconds as number).toFixed(3)} s/step)`,
+      );
+      torch.push(t);
+    }
+  }
+  const stepSeconds = median(kit.map((r) => r.stepSeconds));
+  const result: Record<string, unknown> = {
+    ...kit[kit.length - 1],
+    backendDetail: choice.reason,
+    repeats: flags.repeats,
+    stepSeconds,
+    imagesPerSecond: flags.batch / stepSeconds,
+    peakRssMB: Math.max(...kit.map((r) => r.peakRssMB)),
+    loadAverage: loadAverage(),
+  };
+  if (flags.torch) {
+    const ts = median(torch.map((t) => t.stepSeconds as number));
+    result.pytorch = { ...torch[torch.length - 1], stepSeconds: ts, imagesPerSecond: flags.batch / ts };
+    result.speedVsPytorch = ts / stepSeconds;
+  }
+  return result;
+}
+
+/** The 1-minute load average (Linux), so every figure carries the machine's load; null where unreadable. */
+function loadAverage(): number | null {
+  try {
+    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+  } catch {
+    return null;
+  }
+}
