@@ -15,7 +15,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Head } from "../losses/head.ts";
 import { createHead } from "../losses/registry.ts";
-import { type Backbone, MinimalSFNet } from "./sfnet_min.ts";
+import { createModel, type Model } from "../models/registry.ts";
+import { Sgd } from "../train/sgd.ts";
 import { timeSteps } from "./timing.ts";
 
 export interface TrainBenchOptions {
@@ -54,58 +55,33 @@ export interface TrainBenchResult {
   lastLoss: number;
 }
 
-/** SGD with momentum and coupled weight decay, exactly PyTorch's `torch.optim.SGD(momentum, weight_decay)`. */
-export class MomentumSGD {
-  private readonly buffers = new Map<tf.Variable, tf.Variable>();
-  constructor(readonly lr: number, readonly momentum = 0.9, readonly weightDecay = 5e-4) {}
-
-  /** Applies one update; does not dispose `grads`. */
-  apply(vars: readonly tf.Variable[], grads: tf.NamedTensorMap): void {
-    for (const v of vars) {
-      const g = grads[v.name];
-      if (!g) continue;
-      let buf = this.buffers.get(v);
-      tf.tidy(() => {
-        const d = this.weightDecay ? tf.add(g, tf.mul(v, this.weightDecay)) : g;
-        if (!buf) {
-          buf = tf.variable(d, false);
-          this.buffers.set(v, buf);
-        } else {
-          buf.assign(tf.add(tf.mul(buf, this.momentum), d));
-        }
-        v.assign(tf.sub(v, tf.mul(buf, this.lr)));
-      });
-    }
-  }
-
-  dispose(): void {
-    tf.dispose([...this.buffers.values()]);
-    this.buffers.clear();
-  }
-}
-
-/** One training step's pieces, reusable by tests (leak checks) and the benchmark. */
+/**
+ * One training step exactly as the training loop takes it (lib/train): W re-normalised, forward, SphereFace2 loss,
+ * backward, the kit's PyTorch-semantics SGD, BN statistics committed. Reused by tests (leak checks) and the benchmark.
+ */
 export class TrainStep {
   readonly vars: tf.Variable[];
-  private readonly optimizer: MomentumSGD;
+  private readonly sgd: Sgd;
 
-  constructor(readonly backbone: Backbone, readonly head: Head, lr = 0.01) {
-    this.vars = [...backbone.trainables(), ...head.trainables()];
-    this.optimizer = new MomentumSGD(lr);
+  constructor(readonly model: Model, readonly head: Head, readonly lr = 0.01) {
+    this.vars = [...model.trainables(), ...head.trainables()];
+    this.sgd = new Sgd(this.vars, { momentum: 0.9, weightDecay: 5e-4 });
   }
 
   /** Forward, backward, update; returns the loss value (awaited, so asynchronous backends finish the step). */
   async run(x: tf.Tensor4D, labels: tf.Tensor1D): Promise<number> {
     this.head.prepare();
-    const { value, grads } = tf.variableGrads(() => this.head.loss(this.backbone.apply(x), labels), this.vars);
-    this.optimizer.apply(this.vars, grads);
+    const { value, grads } = tf.variableGrads(() => this.head.loss(this.model.forward(x, true), labels), this.vars);
+    const gradList = this.vars.map((v) => grads[v.name]);
+    this.sgd.step(gradList, this.lr);
+    this.model.commitBatchStats();
     const loss = (await value.data())[0];
-    tf.dispose([value, ...Object.values(grads)]);
+    tf.dispose([value, ...gradList]);
     return loss;
   }
 
   dispose(): void {
-    this.optimizer.dispose();
+    this.sgd.dispose();
   }
 }
 
@@ -113,9 +89,13 @@ export class TrainStep {
 export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchResult> {
   const before = tf.memory().numTensors;
   const seed = o.seed ?? 0;
-  const backbone = new MinimalSFNet({ depth: o.depth, width: o.width, inputSize: o.size, seed });
+  const model = createModel(
+    { type: "sfnet", depth: o.depth, width: o.width, inputSize: o.size, featDim: 512 },
+    { seed },
+    "bench model",
+  );
   const head = createHead({ type: "sphereface2" }, { featDim: 512, numClasses: o.classes, seed: seed + 1000 });
-  const step = new TrainStep(backbone, head, o.lr ?? 0.01);
+  const step = new TrainStep(model, head, o.lr ?? 0.01);
   const x = tf.randomNormal([o.batch, o.size, o.size, 3], 0, 1, "float32", seed + 1) as tf.Tensor4D;
   const labels = tf.randomUniform([o.batch], 0, o.classes, "int32", seed + 2) as tf.Tensor1D;
   const params = step.vars.reduce((n, v) => n + v.size, 0);
@@ -127,7 +107,7 @@ export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchResult
     }, { warmup: o.warmup, steps: o.steps });
   } finally {
     step.dispose();
-    backbone.dispose();
+    model.dispose();
     head.dispose();
     tf.dispose([x, labels]);
   }

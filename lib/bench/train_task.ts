@@ -13,7 +13,7 @@ import { z } from "zod";
 import { backendFlag, parseFlags, startBackend, UsageError } from "../cli/flags.ts";
 import { benchTrain, type TrainBenchResult } from "./train.ts";
 import { median } from "./timing.ts";
-import { SFNET_DEPTHS } from "./sfnet_min.ts";
+import { SFNET_BLOCKS } from "../models/config.ts";
 
 const count = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
 
@@ -21,7 +21,7 @@ export const TrainFlags = z.strictObject({
   backend: backendFlag,
   model: z.string().default("sfnet20").transform((v, ctx) => {
     const m = /^sfnet(\d+)$/i.exec(v.trim());
-    if (!m || !(Number(m[1]) in SFNET_DEPTHS)) {
+    if (!m || !(Number(m[1]) in SFNET_BLOCKS)) {
       ctx.addIssue({
         code: "custom",
         message: `unknown model "${v}"; allowed: sfnet4, sfnet10, sfnet20, sfnet36, sfnet64`,
