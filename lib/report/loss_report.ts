@@ -26,8 +26,8 @@ export function lossReport(a: LossAnalyses, figures: readonly Figure[], meta: Ru
     "# SphereFace2 loss analyses",
     "",
     `Generated ${meta.date} by \`deno task reproduce\` (kit commit \`${meta.kitCommit}\`, Deno ${meta.deno}). ` +
-      "Training is not part of the pipeline yet; this report covers the paper's analyses of the loss itself, " +
-      "computed in float64 from the kit's scalar SphereFace2 functions (no tensors).",
+      "The first part covers the paper's analyses of the loss itself, computed in float64 from the kit's scalar " +
+      "SphereFace2 functions (no tensors); the training part, when the run includes it, follows at the end.",
     "",
     "## What was computed",
     "",

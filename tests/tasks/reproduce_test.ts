@@ -1,3 +1,4 @@
+import { expect } from "expect";
 import assert from "node:assert/strict";
 import { lastLine, runDeno } from "../shared.ts";
 
@@ -5,7 +6,17 @@ Deno.test("reproduce: writes analyses.json, figures and report.md; last stdout l
   const root = await Deno.makeTempDir();
   try {
     const out = `${root}/reproduce`;
-    const r = await runDeno(["tasks/reproduce.ts", "--out", out, "--points", "21", "--backend", "cpu"]);
+    const r = await runDeno([
+      "tasks/reproduce.ts",
+      "--out",
+      out,
+      "--points",
+      "21",
+      "--train-steps",
+      "0",
+      "--backend",
+      "cpu",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /^backend: cpu/m);
 
@@ -63,4 +74,51 @@ Deno.test("reproduce: --points below 3 is a usage error", async () => {
   const r = await runDeno(["tasks/reproduce.ts", "--points", "1", "--backend", "cpu"]);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /--points/);
+});
+
+Deno.test("reproduce: trains on a synthetic dataset and reports random-init vs trained verification", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const data = `${root}/synthetic`;
+    const gen = await runDeno([
+      "tasks/data.ts",
+      "synthetic",
+      "--identities",
+      "30",
+      "--images-per-identity",
+      "4",
+      "--pairs-per-fold",
+      "4",
+      "--dir",
+      data,
+    ]);
+    expect(gen.code).toBe(0);
+    const r = await runDeno([
+      "tasks/reproduce.ts",
+      "--out",
+      `${root}/out`,
+      "--points",
+      "11",
+      "--train-steps",
+      "4",
+      "--data",
+      data,
+      "--backend",
+      "wasm",
+    ]);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(lastLine(r.stdout));
+    expect(summary.training).toMatchObject({ config: "cpu-synthetic-sfnet10-sphereface2", steps: 4 });
+    expect(summary.training.accBestThreshold.randomInit).toBeGreaterThan(0);
+    expect(summary.training.acc10Fold.trained).toBeGreaterThan(0);
+    const report = await Deno.readTextFile(`${root}/out/report.md`);
+    expect(report).toMatch(/## Training on the embedded dataset/);
+    expect(report).toMatch(/\| random init \|/);
+    expect(report).toMatch(/10-fold \(insightface\/LFW\), folds balanced/);
+    const run = JSON.parse(await Deno.readTextFile(`${root}/out/train/cpu-synthetic-sfnet10-sphereface2/run.json`));
+    expect(run.config.train.steps).toBe(4);
+    expect(await Deno.readTextFile(`${root}/out/figures/training_loss.svg`)).toMatch(/^<svg/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
