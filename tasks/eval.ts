@@ -48,6 +48,22 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Embeds each image once across protocols (View 2, View 1 and the template protocols share most images). */
+function memoized(embedder: ImageEmbedder): ImageEmbedder {
+  const cache = new Map<string, Promise<Float32Array>>();
+  return {
+    name: embedder.name,
+    embed(path) {
+      let hit = cache.get(path);
+      if (!hit) {
+        hit = embedder.embed(path);
+        cache.set(path, hit);
+      }
+      return hit;
+    },
+  };
+}
+
 async function dataDir(data: string): Promise<string> {
   if (data === "lfw") {
     const shared = new URL("../../shared/data/lfw", import.meta.url).pathname;
@@ -91,6 +107,7 @@ await runTask(async () => {
     });
   }
   const modelName = flags.peer ?? embedder.name;
+  embedder = memoized(embedder);
   const protocols = flags.protocol === "all" ? ["view2", "view1", "templates"] : [flags.protocol];
   const slug = (v: string) => v.replace(/[^A-Za-z0-9_@-]+/g, "_");
   const out = flags.out ?? `results/eval/${slug(modelName)}-${slug(flags.data)}-${flags.protocol}`;
