@@ -29,7 +29,7 @@ export interface ShardedBenchOptions {
   steps: number;
   seed?: number;
   backend?: ShardBackend;
-  /** SphereFace2 classes per chunk inside a shard (default `DEFAULT_CHUNK`). */
+  /** SphereFace2 classes per chunk inside a shard (default: from each shard's heap budget, see `ShardedHead`). */
   chunkClasses?: number;
 }
 
@@ -42,6 +42,9 @@ export interface ShardedBenchResult {
   shards: number;
   /** Class blocks per shard. */
   localClasses: number[];
+  /** Per shard: classes in its largest chunk (= its block when unchunked) and the number of chunks, after the run. */
+  chunkClasses: number[];
+  chunks: number[];
   backend: string;
   steps: number;
   stepSeconds: number;
@@ -123,6 +126,8 @@ export async function benchShardedHead(o: ShardedBenchOptions): Promise<ShardedB
     classes: o.classes,
     shards: o.shards,
     localClasses: head.ranges.map((r) => r.size),
+    chunkClasses: stats.map((s) => s.chunkClasses),
+    chunks: stats.map((s) => s.chunks),
     backend: stats[0].backend,
     steps: o.steps,
     stepSeconds: times.medianSeconds,

@@ -125,9 +125,10 @@ export function stepTimeModel(
 /**
  * Memory of one shard (bytes), linear in its classes k: M(k) = perClass·k + base. What perClass holds depends on
  * the head: a whole-block pass keeps W_r, dL/dW_r and about a dozen B×k float32 activations
- * (perClass ≈ 8d + 4·n·B); SphereFace2 walked in chunks keeps only W_r (4d per class, plus 4d for the SGD-updated
- * copy when training), its activations bounded by the chunk and counted in `base`. Both are fitted to measured
- * wasm heaps with {@link fitShardMemory}.
+ * (perClass ≈ 8d + 4·n·B); SphereFace2 walked in chunks keeps only W_r (4d per class), its activations bounded by
+ * the chunk and counted in `base`. Both are fitted to measured wasm heaps with {@link fitShardMemory}. A SphereFace2
+ * shard chunks only past its budget ({@link sphereface2ChunkClasses}), so a fit to smaller, unchunked blocks has the
+ * whole-block slope and its K max is a lower bound.
  */
 export function shardMemoryModel(o: { localClasses: number; perClass: number; base: number }): number {
   return o.perClass * o.localClasses + o.base;
@@ -157,6 +158,58 @@ export function fitShardMemory(
 export function maxClasses(o: { shards: number; perClass: number; base: number; limitBytes?: number }): number {
   const limit = o.limitBytes ?? 4 * 2 ** 30;
   return Math.max(0, Math.floor((limit - o.base) / o.perClass)) * o.shards;
+}
+
+/** wasm32's linear memory: the most one shard's TensorFlow.js wasm backend can hold. */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+/**
+ * Heap kept out of the chunk budget: the wasm runtime, the batch and its gradient (B×d), bias, labels, and the
+ * allocator's slack (the fitted base of a chunked shard was 236 MB; this leaves twice that).
+ */
+export const CHUNK_RESERVE_BYTES = 512 * 2 ** 20;
+
+/**
+ * float32 B×c tensors alive at the peak of one SphereFace2 chunk's forward + backward (cosines, g(c), margins,
+ * softplus, sigmoid, weights and their gradients; the docstring count of "about twenty", rounded up). At K = 100k,
+ * B = 256 this predicts 2.5 GB, against the 2.4 GB heap the in-process head measured.
+ */
+export const SPHEREFACE2_ACTIVATIONS = 24;
+
+/**
+ * d×c float32 tensors per chunk besides the stored block: the chunk's dL/dW, its SGD update and its normalised
+ * copy in the re-normalisation.
+ */
+export const SPHEREFACE2_CHUNK_WEIGHT_COPIES = 3;
+
+/** Never chunk finer than this (a chunk must have at least 2 classes; tiny ones only add per-kernel overhead). */
+export const MIN_CHUNK_CLASSES = 1024;
+
+/**
+ * How many classes a SphereFace2 shard processes at once, from a memory budget: the whole block when its
+ * activations fit, else the largest chunk that does. Chunking is exact (the loss is a sum of per-class terms) but
+ * costs time (each chunk re-reads x and pays the per-kernel overhead: ~17–20 % CPU at 16,384-class chunks), so
+ * it is used only when the block would not fit.
+ *
+ *   budget = heap − reserve − 4·d·k          (the block W_r itself, stored once)
+ *   per class of a chunk = 4·(n_act·B + n_w·d)
+ *   chunk = k if k·per class ≤ budget, else max(MIN_CHUNK_CLASSES, ⌊budget / per class⌋)
+ *
+ * Below the minimum (a block that nearly fills the heap by itself) the minimum is returned and the allocation
+ * decides.
+ */
+export function sphereface2ChunkClasses(o: {
+  batch: number;
+  dim: number;
+  localClasses: number;
+  heapBytes?: number;
+  reserveBytes?: number;
+}): number {
+  const k = o.localClasses;
+  const budget = (o.heapBytes ?? WASM_HEAP_BYTES) - (o.reserveBytes ?? CHUNK_RESERVE_BYTES) - 4 * o.dim * k;
+  const perClass = 4 * (SPHEREFACE2_ACTIVATIONS * o.batch + SPHEREFACE2_CHUNK_WEIGHT_COPIES * o.dim);
+  if (k * perClass <= budget) return k;
+  return Math.min(k, Math.max(MIN_CHUNK_CLASSES, Math.floor(budget / perClass)));
 }
 
 /**

@@ -83,3 +83,17 @@ export function joinColumns(
   });
   return out;
 }
+
+/**
+ * Sizes of the column chunks a shard walks its k-class block in, `chunk` classes each; a one-class remainder joins
+ * the chunk before it (tf.oneHot needs a depth of at least 2), so every chunk has ≥ 2 classes when k ≥ 2.
+ */
+export function chunkSizes(k: number, chunk: number): number[] {
+  const c = Math.max(2, Math.min(Math.floor(chunk), k));
+  const sizes: number[] = [];
+  for (let start = 0, size = 0; start < k; start += size) {
+    size = k - start <= c + 1 ? k - start : c;
+    sizes.push(size);
+  }
+  return sizes;
+}

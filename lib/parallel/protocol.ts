@@ -43,8 +43,11 @@ export interface InitMeta {
   size: number;
   backend: ShardBackend;
   seed: number;
-  /** SphereFace2: classes per chunk within the block (bounds the activations' memory; exact). */
-  chunkClasses: number;
+  /**
+   * SphereFace2: classes per chunk within the block (bounds the activations' memory; exact), or null to choose it
+   * per batch size from the heap budget (`sphereface2ChunkClasses`: the whole block when it fits).
+   */
+  chunkClasses: number | null;
 }
 
 /** `step` meta. */
@@ -65,4 +68,8 @@ export interface ShardStats {
   numTensors: number;
   /** CPU seconds this shard's thread has used since it started (Linux), or null: work per shard, load-independent. */
   cpuSeconds: number | null;
+  /** Column chunks W_r is stored and processed in (1: unchunked; always 1 for the softmax family). */
+  chunks: number;
+  /** Classes in the largest chunk (the block size when unchunked). */
+  chunkClasses: number;
 }

@@ -365,6 +365,9 @@ export function scalingMarkdown(data: ScalingData, figures: readonly Figure[]): 
     ),
     ...figures.map((f) => `![${f.title}](figures/${f.file})\n\n${f.caption}\n`),
     "## MODELLED: memory per shard and the largest K under the 4 GiB wasm32 heap\n",
+    "Linear fits to the measured heaps. A SphereFace2 shard processes its block whole while the activations fit its " +
+    "heap budget and in chunks past it, so a fit to unchunked blocks over-counts large blocks: its K max is a lower " +
+    "bound.\n",
     data.memory.length
       ? markdownTable(
         ["loss", "bytes per class (fit)", "base MB", "K max, 1 shard", "2", "4", "8"],

@@ -162,57 +162,54 @@ export function marginLoss(rowMax: Float32Array, sumExp: Float32Array, targetLog
   return total / rowMax.length;
 }
 
-/** SphereFace2 over a block, chunk by chunk (see {@link sphereface2Chunked}). */
+/** SphereFace2 over a block stored in column chunks (see {@link sphereface2Blocks}). */
 export interface ChunkedShardResult {
   loss: tf.Scalar;
   gradX: tf.Tensor2D;
   gradBias: tf.Tensor1D;
-  /** Ŵ_r − lr·dL/dŴ_r when lr ≠ 0 (the caller assigns it), else null: dL/dW_r is computed and dropped. */
-  updatedWeight: tf.Tensor2D | null;
 }
 
 /**
- * {@link sphereface2Shard} over column chunks of at most `chunk` classes, one after the other. Exact, because the
- * loss is a sum of per-class terms with the global scale lw/(r·B): chunk losses, feature gradients and bias
- * gradients add up, and each chunk's dL/dW columns are final. The peak memory is that of one chunk's B×c
- * activations (about twenty B×c float32 tensors inside the loss) instead of the block's; W_r and the updated W_r
- * are the only block-sized tensors. The softmax family cannot do this without the two-pass normaliser.
+ * {@link sphereface2Shard} over the block W_r = [W_r,0 | W_r,1 | …], stored as one variable per column chunk
+ * (`chunkSizes` in `partition.ts`), one chunk after the other. Exact, because the loss is a sum of per-class terms
+ * with the global scale lw/(r·B): chunk losses, feature gradients and bias gradients add up, and each chunk's
+ * dL/dW columns are final and touch no other chunk. So with `lr` ≠ 0 each chunk is updated in place
+ * (Ŵ_j ← Ŵ_j − lr·dL/dŴ_j) right after its gradient, and the peak memory is the stored block plus one chunk's
+ * activations (about twenty B×c float32 tensors inside the loss) and its gradient. One chunk holding the whole
+ * block is the unsharded head's computation. The softmax family cannot do this without the two-pass normaliser.
  */
-export function sphereface2Chunked(
+export function sphereface2Blocks(
   x: tf.Tensor2D,
   localLabels: Int32Array,
-  weight: tf.Tensor2D,
+  blocks: readonly tf.Variable<tf.Rank.R2>[],
   bias: tf.Tensor1D,
   p: SphereFace2Params,
-  o: { chunk: number; lr: number },
+  lr: number,
 ): ChunkedShardResult {
-  const [d, k] = weight.shape;
-  const chunk = Math.max(2, Math.min(o.chunk, k));
   let loss = tf.scalar(0);
   let gradX = tf.zerosLike(x) as tf.Tensor2D;
   let gradBias = tf.zeros([1]) as tf.Tensor1D;
-  const updated: tf.Tensor2D[] = [];
   const add = <T extends tf.Tensor>(acc: T, t: T): T => {
     const next = tf.add(acc, t) as T;
     tf.dispose([acc, t]);
     return next;
   };
-  for (let start = 0, size = 0; start < k; start += size) {
-    // A one-class remainder joins the chunk before it: tf.oneHot needs a depth of at least 2.
-    size = k - start <= chunk + 1 ? k - start : chunk;
-    const labels = tf.tensor1d(localLabels.map((y) => (y >= start && y < start + size ? y - start : -1)), "int32");
-    const w = size === k ? weight : tf.slice(weight, [0, start], [d, size]) as tf.Tensor2D;
-    const g = sphereface2Shard(x, labels, w, bias, p);
+  let start = 0;
+  for (const block of blocks) {
+    const size = block.shape[1];
+    const end = start + size;
+    const labels = tf.tensor1d(localLabels.map((y) => (y >= start && y < end ? y - start : -1)), "int32");
+    const g = sphereface2Shard(x, labels, block, bias, p);
     loss = add(loss, g.loss);
     gradX = add(gradX, g.gradX);
     gradBias = add(gradBias, g.gradBias!);
-    if (o.lr !== 0) updated.push(tf.tidy(() => tf.sub(w, tf.mul(g.gradW, o.lr)) as tf.Tensor2D));
-    tf.dispose([labels, g.gradW, ...(w === weight ? [] : [w])]);
+    if (lr !== 0) {
+      const next = tf.tidy(() => tf.sub(block, tf.mul(g.gradW, lr)) as tf.Tensor2D);
+      block.assign(next);
+      next.dispose();
+    }
+    tf.dispose([labels, g.gradW]);
+    start = end;
   }
-  let updatedWeight: tf.Tensor2D | null = null;
-  if (updated.length) {
-    updatedWeight = updated.length === 1 ? updated[0] : tf.concat(updated, 1) as tf.Tensor2D;
-    if (updated.length > 1) tf.dispose(updated);
-  }
-  return { loss, gradX, gradBias, updatedWeight };
+  return { loss, gradX, gradBias };
 }

@@ -18,7 +18,8 @@ import { initBackend } from "../backend/select.ts";
 import type { HeadConfig } from "../losses/config.ts";
 import { MARGIN_RULES } from "../losses/softmax_family.ts";
 import { threadCpuSeconds } from "./cpu_time.ts";
-import { localLabels } from "./partition.ts";
+import { sphereface2ChunkClasses } from "./cost_model.ts";
+import { chunkSizes, localLabels } from "./partition.ts";
 import { type InitMeta, OPS, type ShardStats, type StepMeta } from "./protocol.ts";
 import {
   disposeMarginState,
@@ -27,7 +28,7 @@ import {
   type MarginRule,
   type MarginState,
   marginSumExp,
-  sphereface2Chunked,
+  sphereface2Blocks,
 } from "./shard_math.ts";
 import { ERROR_OP, type Message, type Port, PortChannel } from "./transport.ts";
 
@@ -35,7 +36,11 @@ const channel = new PortChannel(self as unknown as Port);
 
 interface Shard {
   meta: InitMeta;
-  weight: tf.Variable<tf.Rank.R2>;
+  /**
+   * W_r as one variable per column chunk (`chunkSizes`), so that SphereFace2 can re-normalise and update each chunk
+   * in place, with no block-sized temporaries. The softmax family (and an unchunked SphereFace2 block) has one.
+   */
+  blocks: tf.Variable<tf.Rank.R2>[];
   rule: MarginRule | null;
   /** Softmax family: the batch and state between the three reductions. */
   pending: { x: tf.Tensor2D; state: MarginState; lr: number; targetLogit: Float32Array } | null;
@@ -71,32 +76,59 @@ function notePeak(s: Shard): void {
   s.peakTensorBytes = Math.max(s.peakTensorBytes, tf.memory().numBytes);
 }
 
+/** The whole block W_r, for the softmax family (always stored as one chunk). */
+function whole(s: Shard): tf.Variable<tf.Rank.R2> {
+  if (s.blocks.length !== 1) throw new Error("the softmax family keeps its block in one piece");
+  return s.blocks[0];
+}
+
 /**
  * Re-normalises W_r's columns outside the gradient, as `Head.prepare` does before every forward pass (the same
- * w / max(‖w‖, 1e-12)). The column norms are summed chunk by chunk, so the peak is W_r plus its normalised copy
- * (8 bytes per class and dimension) instead of the three or four block-sized temporaries of a one-shot
- * `normalizeColumns`, which would dominate a shard's heap at large K.
+ * w / max(‖w‖, 1e-12) as `normalizeColumns`). Columns are independent, so each chunk is normalised on its own and
+ * the peak is W_r plus a few chunk-sized temporaries, not block-sized ones.
  */
 function prepare(s: Shard): void {
-  const [d, k] = s.weight.shape;
-  const chunk = Math.max(2, s.meta.chunkClasses);
-  const unit = tf.tidy(() => {
-    const norms: tf.Tensor[] = [];
-    for (let start = 0; start < k; start += chunk) {
-      const size = Math.min(chunk, k - start);
-      norms.push(tf.tidy(() => tf.sum(tf.square(tf.slice(s.weight, [0, start], [d, size])), 0, true)));
-    }
-    const norm = tf.maximum(tf.sqrt(norms.length === 1 ? norms[0] : tf.concat(norms, 1)), 1e-12);
-    return tf.div(s.weight, norm) as tf.Tensor2D;
-  });
-  s.weight.assign(unit);
-  unit.dispose();
+  for (const block of s.blocks) {
+    const unit = tf.tidy(() => tf.div(block, tf.maximum(tf.sqrt(tf.sum(tf.square(block), 0, true)), 1e-12)));
+    block.assign(unit as tf.Tensor2D);
+    unit.dispose();
+  }
+}
+
+/**
+ * Stores W_r in chunks of `chunk` classes (a no-op when it already is). Called once at init with an explicit
+ * chunk, else at the first step of each batch size (the budget depends on B); re-chunking holds W_r twice for
+ * a moment, as the one-shot normalisation did every step before.
+ */
+function rechunk(s: Shard, chunk: number): void {
+  const { featDim: d, size: k } = s.meta;
+  const sizes = chunkSizes(k, chunk);
+  if (sizes.length === s.blocks.length && sizes.every((size, j) => size === s.blocks[j].shape[1])) return;
+  const full = s.blocks.length === 1 ? s.blocks[0] : tf.concat(s.blocks, 1) as tf.Tensor2D;
+  const next: tf.Variable<tf.Rank.R2>[] = [];
+  let start = 0;
+  for (const size of sizes) {
+    const part = sizes.length === 1 ? full : tf.slice(full, [0, start], [d, size]) as tf.Tensor2D;
+    next.push(tf.variable(part));
+    if (part !== full) part.dispose();
+    start += size;
+  }
+  if (full !== s.blocks[0]) full.dispose();
+  tf.dispose(s.blocks);
+  s.blocks = next;
+}
+
+/** Classes per chunk for a batch of B: the explicit `chunkClasses`, else from the heap budget (`cost_model.ts`). */
+function chunkFor(s: Shard, batch: number): number {
+  return s.meta.chunkClasses ??
+    sphereface2ChunkClasses({ batch, dim: s.meta.featDim, localClasses: s.meta.size });
 }
 
 function sgd(s: Shard, gradW: tf.Tensor2D, lr: number): void {
   if (lr === 0) return;
-  const next = tf.tidy(() => tf.sub(s.weight, tf.mul(gradW, lr)));
-  s.weight.assign(next as tf.Tensor2D);
+  const w = whole(s);
+  const next = tf.tidy(() => tf.sub(w, tf.mul(gradW, lr)));
+  w.assign(next as tf.Tensor2D);
   next.dispose();
 }
 
@@ -106,15 +138,16 @@ async function init(message: Message): Promise<Message> {
   await backendReady;
   if (shard) {
     shard.pending && dropPending(shard);
-    shard.weight.dispose();
+    tf.dispose(shard.blocks);
     shard = null;
   }
   const { featDim: d, size, numClasses } = meta;
   const weight = message.data.weight
     ? tf.tensor2d(message.data.weight as Float32Array, [d, size])
     : tf.randomNormal([d, size], 0, Math.sqrt(2 / (d + numClasses)), "float32", meta.seed) as tf.Tensor2D;
-  shard = { meta, weight: tf.variable(weight), rule: ruleFor(meta.config), pending: null, peakTensorBytes: 0 };
+  shard = { meta, blocks: [tf.variable(weight)], rule: ruleFor(meta.config), pending: null, peakTensorBytes: 0 };
   weight.dispose();
+  if (!shard.rule && meta.chunkClasses !== null) rechunk(shard, meta.chunkClasses);
   return { op: OPS.ready, data: {}, meta: { backend: tf.getBackend() } };
 }
 
@@ -130,6 +163,7 @@ async function step(message: Message): Promise<Message> {
   dropPending(s);
   const { lr } = message.meta as unknown as StepMeta;
   const batch = message.data.labels.length;
+  if (!s.rule) rechunk(s, chunkFor(s, batch));
   prepare(s);
   const x = tf.tensor2d(message.data.x as Float32Array, [batch, s.meta.featDim]);
   // Labels arrive global (all-gathered); each shard maps them to its block.
@@ -139,18 +173,17 @@ async function step(message: Message): Promise<Message> {
     if (!s.rule) {
       if (s.meta.config.type !== "sphereface2") throw new Error("unreachable");
       const bias = tf.tensor1d(message.data.bias as Float32Array);
-      const g = sphereface2Chunked(x, local, s.weight, bias, s.meta.config, { chunk: s.meta.chunkClasses, lr });
+      const g = sphereface2Blocks(x, local, s.blocks, bias, s.meta.config, lr);
       notePeak(s);
       const [gradX, loss, gradBias] = await Promise.all([g.gradX.data(), g.loss.data(), g.gradBias.data()]);
-      if (g.updatedWeight) s.weight.assign(g.updatedWeight);
-      tf.dispose([bias, g.loss, g.gradX, g.gradBias, ...(g.updatedWeight ? [g.updatedWeight] : [])]);
+      tf.dispose([bias, g.loss, g.gradX, g.gradBias]);
       return {
         op: OPS.grads,
         data: { gradX: gradX as Float32Array, loss: loss as Float32Array, gradBias: gradBias as Float32Array },
       };
     }
     const cfg = s.meta.config as { s: number };
-    const f = marginForward(x, labels, s.weight, cfg.s, s.rule);
+    const f = marginForward(x, labels, whole(s), cfg.s, s.rule);
     const rowMax = await f.rowMax.data();
     // The target logit is reduced in the last round, with the feature gradient: keep it until then.
     const targetLogit = await f.targetLogit.data() as Float32Array;
@@ -179,7 +212,7 @@ async function finish(message: Message): Promise<Message> {
   if (!s.pending) throw new Error("finish before sumExp");
   const globalSum = tf.tensor1d(message.data.sumExp as Float32Array);
   const cfg = s.meta.config as { s: number };
-  const g = marginBackward(s.pending.state, s.pending.x, s.weight, globalSum, cfg.s);
+  const g = marginBackward(s.pending.state, s.pending.x, whole(s), globalSum, cfg.s);
   notePeak(s);
   globalSum.dispose();
   const gradX = await g.gradX.data();
@@ -192,7 +225,9 @@ async function finish(message: Message): Promise<Message> {
 
 async function weights(): Promise<Message> {
   const s = current();
-  const values = await s.weight.data();
+  const full = s.blocks.length === 1 ? s.blocks[0] : tf.concat(s.blocks, 1);
+  const values = await full.data();
+  if (full !== s.blocks[0]) full.dispose();
   return { op: OPS.weights, data: { weight: values as Float32Array } };
 }
 
@@ -206,6 +241,8 @@ function stats(): Message {
     wasmHeapBytes: heap,
     peakTensorBytes: s.peakTensorBytes,
     numTensors: tf.memory().numTensors,
+    chunks: s.blocks.length,
+    chunkClasses: Math.max(...s.blocks.map((b) => b.shape[1])),
     cpuSeconds: threadCpuSeconds(),
   };
   return { op: OPS.stats, data: {}, meta: { ...out } };

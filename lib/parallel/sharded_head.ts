@@ -45,14 +45,13 @@ export interface ShardedHeadOptions {
   /** Seed of the shards' own initialisation (shard r uses seed + r). */
   seed?: number;
   /**
-   * SphereFace2: each shard walks its block in chunks of this many classes (default {@link DEFAULT_CHUNK}), so its
-   * peak memory is W_r plus one chunk's activations. Exact; the softmax family ignores it.
+   * SphereFace2: each shard walks its block in chunks of this many classes, so its peak memory is W_r plus one
+   * chunk's activations. Default: chosen by each shard from its heap budget for the step's batch size
+   * (`sphereface2ChunkClasses` in `cost_model.ts`): the whole block when its activations fit, since chunking
+   * costs time. Exact either way; the softmax family ignores it.
    */
   chunkClasses?: number;
 }
-
-/** Default SphereFace2 chunk: B×16384 activations are 16 MB per tensor at B = 256. */
-export const DEFAULT_CHUNK = 16_384;
 
 /** One step's results, on the coordinator. */
 export interface ShardedStep {
@@ -123,7 +122,7 @@ export class ShardedHead {
           ...range,
           backend: o.backend ?? "wasm",
           seed: (o.seed ?? 0) + r,
-          chunkClasses: o.chunkClasses ?? DEFAULT_CHUNK,
+          chunkClasses: o.chunkClasses ?? null,
         };
         const data: Record<string, Float32Array> = o.weight
           ? { weight: sliceColumns(o.weight, o.featDim, o.numClasses, range) }

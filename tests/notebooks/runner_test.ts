@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { executeNotebook, listNotebooks, NotebookError, selectNotebooks } from "../../lib/notebook/runner.ts";
 
-const NAMES = ["01_softmax_to_binary", "02_sphereface2_loss", "03_geometry_and_thresholds"];
+const NAMES = ["01_softmax_to_binary", "02_sphereface2_loss", "03_geometry_and_thresholds", "04_model_parallel"];
 
-Deno.test("listNotebooks / selectNotebooks: the three sections, by name or unique prefix", async () => {
+Deno.test("listNotebooks / selectNotebooks: the four sections, by name or unique prefix", async () => {
   const all = await listNotebooks();
   assert.deepEqual(all.map((n) => n.name), NAMES);
   assert.deepEqual(selectNotebooks(all, []).map((n) => n.name), NAMES);

@@ -3,9 +3,11 @@ import {
   DEVICE_MODELS,
   fitShardMemory,
   maxClasses,
+  MIN_CHUNK_CLASSES,
   partialFcAnchor,
   ringTraffic,
   shardMemoryModel,
+  sphereface2ChunkClasses,
   starTraffic,
   stepTimeModel,
 } from "../../lib/parallel/cost_model.ts";
@@ -73,4 +75,24 @@ Deno.test("fitShardMemory recovers the line; maxClasses is the last K under 4 Gi
   expect(shardMemoryModel({ localClasses: k1 + 1, ...fit })).toBeGreaterThan(4 * 2 ** 30);
   expect(maxClasses({ shards: 4, ...fit })).toBe(4 * k1);
   expect(() => fitShardMemory([points[0], points[0]])).toThrow(/two points/);
+});
+
+Deno.test("sphereface2ChunkClasses: the whole block when it fits the heap budget, else the largest chunk that does", () => {
+  const shape = { batch: 256, dim: 512 };
+  // K = 20k and 100k on one shard fit unchunked (the in-process head measured 2.4 GB at 100k).
+  expect(sphereface2ChunkClasses({ ...shape, localClasses: 20_000 })).toBe(20_000);
+  expect(sphereface2ChunkClasses({ ...shape, localClasses: 100_000 })).toBe(100_000);
+  // 1M classes: W_r alone is 2 GB; the chunk fills what is left.
+  const c = sphereface2ChunkClasses({ ...shape, localClasses: 1_000_000 });
+  expect(c).toBeGreaterThan(MIN_CHUNK_CLASSES);
+  expect(c).toBeLessThan(100_000);
+  const perClass = 4 * (24 * 256 + 3 * 512);
+  const budget = 4 * 2 ** 30 - 512 * 2 ** 20 - 4 * 512 * 1_000_000;
+  expect(c).toBe(Math.floor(budget / perClass));
+  // A bigger batch needs smaller chunks; a tiny heap falls back to the minimum (never above the block).
+  expect(sphereface2ChunkClasses({ ...shape, batch: 1024, localClasses: 1_000_000 })).toBeLessThan(c);
+  expect(sphereface2ChunkClasses({ ...shape, localClasses: 50_000, heapBytes: 600 * 2 ** 20 })).toBe(
+    MIN_CHUNK_CLASSES,
+  );
+  expect(sphereface2ChunkClasses({ ...shape, localClasses: 500, heapBytes: 1 })).toBe(500);
 });

@@ -1,5 +1,5 @@
 import { expect } from "expect";
-import { joinColumns, localLabels, shardRanges, sliceColumns } from "../../lib/parallel/partition.ts";
+import { chunkSizes, joinColumns, localLabels, shardRanges, sliceColumns } from "../../lib/parallel/partition.ts";
 
 Deno.test("shardRanges: contiguous blocks, Partial FC sizes, K not divisible by P", () => {
   for (const K of [2, 7, 13, 100, 101, 1000]) {
@@ -38,4 +38,20 @@ Deno.test("sliceColumns and joinColumns are inverse", () => {
   expect([...blocks[1]]).toEqual([3, 4, 10, 11, 17, 18]);
   expect([...joinColumns(blocks, rows, ranges)]).toEqual([...m]);
   expect(() => sliceColumns(m, 2, cols, ranges[0])).toThrow(/expected 2×7/);
+});
+
+Deno.test("chunkSizes: cover the block, at most `chunk` each, no one-class chunk", () => {
+  expect(chunkSizes(13, 16)).toEqual([13]);
+  expect(chunkSizes(13, 13)).toEqual([13]);
+  expect(chunkSizes(13, 12)).toEqual([13]); // a one-class remainder joins the chunk before it
+  expect(chunkSizes(13, 5)).toEqual([5, 5, 3]);
+  expect(chunkSizes(5, 2)).toEqual([2, 3]);
+  expect(chunkSizes(4, 1)).toEqual([2, 2]);
+  for (const k of [2, 3, 7, 100, 16_385]) {
+    for (const c of [2, 3, 16, 16_384]) {
+      const sizes = chunkSizes(k, c);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(k);
+      expect(sizes.every((s) => s >= 2 && s <= Math.max(c, 2) + 1)).toBe(true);
+    }
+  }
 });

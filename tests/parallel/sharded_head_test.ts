@@ -98,6 +98,10 @@ for (const { config, shards, chunk } of CONFIGS) {
         chunkClasses: chunk,
       });
       const tensorsAtStart = (await head.stats()).map((s) => s.numTensors);
+      // An explicit chunk splits each block; by default the heap budget keeps these tiny blocks whole.
+      for (const st of await head.stats()) {
+        expect(st.chunks).toBe(chunk && family === "sphereface2" ? Math.floor(head.ranges[st.shard].size / 2) : 1);
+      }
       for (let s = 0; s < STEPS; s++) {
         const r = await head.step(x, LABELS, { lr: LR });
         const at = `N=${n} step ${s}`;
