@@ -29,6 +29,7 @@ import {
 import { markdownTable } from "../lib/report/markdown.ts";
 import { runMetadata } from "../lib/report/metadata.ts";
 import { writeDirAtomic } from "../lib/report/write.ts";
+import { pathExists } from "../lib/fs/paths.ts";
 
 const Flags = z.strictObject({
   backend: backendFlag,
@@ -38,15 +39,6 @@ const Flags = z.strictObject({
   limit: z.coerce.number().int().min(1).optional(),
   out: z.string().min(1).optional(),
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Embeds each image once across protocols (View 2, View 1 and the template protocols share most images). */
 function memoized(embedder: ImageEmbedder): ImageEmbedder {
@@ -67,7 +59,7 @@ function memoized(embedder: ImageEmbedder): ImageEmbedder {
 async function dataDir(data: string): Promise<string> {
   if (data === "lfw") {
     const shared = new URL("../../shared/data/lfw", import.meta.url).pathname;
-    return (await exists(shared)) ? shared : "data/cache/lfw";
+    return (await pathExists(shared)) ? shared : "data/cache/lfw";
   }
   if (data === "synthetic") return "data/cache/synthetic";
   return data;

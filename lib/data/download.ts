@@ -19,6 +19,7 @@ import { dirname, join } from "node:path";
 import { DataError } from "./errors.ts";
 import { lfwRelativePath } from "./lfw.ts";
 import { Progress } from "../cli/progress.ts";
+import { pathExists } from "../fs/paths.ts";
 
 /** The LFW site (a copy of vis-www.cs.umass.edu/lfw kept by its authors) and the pinned landmark file. */
 export const LFW_OFFICIAL_BASE = "https://umass-vis-lfw.github.io";
@@ -90,7 +91,7 @@ export async function downloadLfw(dir: string, options: DownloadOptions = {}): P
   } catch {
     // Not downloaded yet.
   }
-  if (await exists(dir)) {
+  if (await pathExists(dir)) {
     throw new DataError(
       dir,
       "exists but is not a finished download by the kit (no download.json); remove it or choose another --dir",
@@ -103,7 +104,7 @@ export async function downloadLfw(dir: string, options: DownloadOptions = {}): P
   for (const [file, sum] of Object.entries(checksums)) {
     const url = file === "landmarks/lfw_landmark.txt" ? landmarksUrl : `${base}/${file}`;
     const path = join(stage, file);
-    if (await exists(path) && (await sha256File(path)) === sum) continue;
+    if (await pathExists(path) && (await sha256File(path)) === sum) continue;
     const r = await fetchTo(
       url,
       path,
@@ -127,7 +128,7 @@ export async function downloadLfw(dir: string, options: DownloadOptions = {}): P
     for (let i = next++; i < refs.length; i = next++) {
       const rel = refs[i];
       const path = join(stage, "images", rel);
-      if (!(await exists(path))) {
+      if (!(await pathExists(path))) {
         const r = await fetchTo(
           `${base}/images/${rel}`,
           path,
@@ -225,13 +226,4 @@ async function sha256Bytes(b: Uint8Array): Promise<string> {
 
 async function sha256File(path: string): Promise<string> {
   return sha256Bytes(await Deno.readFile(path));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -19,6 +19,7 @@
 import { join } from "node:path";
 import { DataError, numberedLines, readTextFile } from "./errors.ts";
 import { type LandmarkTable, LFW_LANDMARK_FRAME, readLandmarkFile } from "./landmarks.ts";
+import { isDir, isFile } from "../fs/paths.ts";
 
 /** One image of a person: `images/NAME/NAME_XXXX.jpg` with 1-based `index`. */
 export interface ImageRef {
@@ -286,20 +287,4 @@ export async function openLfw(dir: string, options: { ext?: string } = {}): Prom
   }
   const landmarkFile = join(dir, "landmarks", "lfw_landmark.txt");
   return new LfwDataset(dir, await readLandmarkFile(landmarkFile), landmarkFile, options.ext);
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
-}
-
-async function isDir(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch {
-    return false;
-  }
 }

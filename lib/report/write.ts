@@ -15,6 +15,7 @@
  * @module
  */
 import { dirname, join, resolve } from "node:path";
+import { pathExists } from "../fs/paths.ts";
 
 /**
  * File that marks a folder as written by {@link writeDirAtomic}. An existing non-empty folder without it is
@@ -75,7 +76,7 @@ export async function writeDirAtomic<T>(
 }
 
 async function swapInto(tmp: string, target: string, old: string): Promise<void> {
-  const existed = await exists(target);
+  const existed = await pathExists(target);
   if (existed) {
     await removeIfExists(old);
     await Deno.rename(target, old);
@@ -99,7 +100,7 @@ async function checkReplaceable(target: string, force: boolean): Promise<void> {
     throw err;
   }
   if (!info.isDirectory) throw new Error(`${target} exists and is not a folder`);
-  if (force || (await exists(`${target}/${RESULTS_MARKER}`))) return;
+  if (force || (await pathExists(`${target}/${RESULTS_MARKER}`))) return;
   for await (const _ of Deno.readDir(target)) {
     throw new Error(
       `refusing to replace ${target}: it is not empty and has no ${RESULTS_MARKER}, so it was not written by ` +
@@ -159,16 +160,6 @@ function format(value: unknown, indent: string): string {
 }
 
 const isPrimitive = (v: unknown) => v === null || typeof v !== "object";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
 
 async function removeIfExists(path: string): Promise<void> {
   try {

@@ -44,6 +44,7 @@ import { JsonlLog, TrainProgress, truncateLogAfter } from "./log.ts";
 import { deriveSeed, Rng } from "./rng.ts";
 import { lrStepIndex, multiStepLr } from "./schedule.ts";
 import { Sgd } from "./sgd.ts";
+import { pathExists } from "../fs/paths.ts";
 
 /** File names inside a run folder. */
 export const RUN_FILES = {
@@ -142,16 +143,6 @@ function resumeKey(c: TrainConfig): string {
   return JSON.stringify({ seed: c.seed, model: c.model, head: c.head, data: c.data, optim });
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
-
 /** Pair verification of the current model (eval mode) on each pair set. */
 export async function validate(
   model: Model,
@@ -223,7 +214,7 @@ export async function trainRun(config: TrainConfig, options: TrainOptions): Prom
     checkpoint: join(runDir, RUN_FILES.checkpoint),
     metrics: join(runDir, RUN_FILES.metrics),
   };
-  const hasCheckpoint = await exists(paths.checkpoint);
+  const hasCheckpoint = await pathExists(paths.checkpoint);
   if (options.resume && !hasCheckpoint) throw new Error(`cannot resume: ${paths.checkpoint} does not exist`);
   if (!options.resume && hasCheckpoint) {
     throw new Error(
