@@ -20,21 +20,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { createHead, type HeadConfigInput, parseHeadConfig } from "../losses/mod.ts";
+import { mulberry32 } from "../random/mulberry32.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // Seeded randomness
-
-/** mulberry32: a small seeded PRNG with uniform output in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standard normal samples from a uniform generator (Box–Muller). */
 export function gaussian(uniform: () => number): () => number {

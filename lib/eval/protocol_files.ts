@@ -24,6 +24,7 @@
  * ```
  * @module
  */
+import { mulberry32 } from "../random/mulberry32.ts";
 
 export interface ProtocolIdentity {
   name: string;
@@ -55,18 +56,6 @@ export interface ProtocolFiles {
   };
 }
 
-/** mulberry32: a small seeded PRNG, so the files are identical for the same identities and seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Builds the IJB-format meta files and the MegaFace-style lists (see the module doc). */
 export function buildProtocols(
   identities: readonly ProtocolIdentity[],
@@ -74,7 +63,7 @@ export function buildProtocols(
   options: ProtocolOptions = {},
 ): ProtocolFiles {
   const prefix = options.prefix ?? "lfw";
-  const rand = prng(options.seed ?? 2022);
+  const rand = mulberry32(options.seed ?? 2022);
   const impostorsPer = options.impostorsPerIdentity ?? 10;
   const maxProbe = options.maxProbeImages ?? 10;
 
