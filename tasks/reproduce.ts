@@ -24,7 +24,7 @@ import { trainAndEvaluate } from "../lib/train/experiment.ts";
 const PROFILES = ["smoke"] as const;
 
 /** What `smoke` trains: SFNet-10 at width 0.25 on 56×56 synthetic faces, SphereFace2-C at the paper's settings. */
-const SMOKE = { config: "configs/train/cpu-synthetic-sfnet10-sphereface2.json", steps: 300 };
+const SMOKE = { config: "configs/train/cpu-synthetic-sfnet10-sphereface2.json", steps: 1000 };
 
 const Flags = z.strictObject({
   backend: backendFlag,
