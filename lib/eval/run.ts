@@ -63,16 +63,22 @@ function cosine(a: Float32Array, b: Float32Array): number {
   return s;
 }
 
-/** Scores pairs by the cosine of their embeddings and reports both protocols (see verification.ts). */
+/**
+ * Scores pairs by the cosine of their embeddings and reports both protocols (see verification.ts). Lists sorted
+ * matched-then-mismatched (pairsDevTest.txt) need `balanceFolds` for a meaningful 10-fold row; pairs.txt is already
+ * laid out fold by fold.
+ */
 export async function evaluatePairs(
   pairs: readonly PathPairItem[],
   embedder: ImageEmbedder,
   onProgress?: (done: number, total: number) => void,
+  options: { balanceFolds?: boolean } = {},
 ): Promise<PairEvaluation> {
   const features = await embedAll(pairs.flatMap((p) => [p.a, p.b]), embedder, onProgress);
   const cos = Float64Array.from(pairs, (p) => cosine(features.get(p.a)!, features.get(p.b)!));
   const labels = Uint8Array.from(pairs, (p) => (p.same ? 1 : 0));
-  return { pairs: pairs.length, images: features.size, cos, labels, table: verificationTable(cos, labels) };
+  const table = verificationTable(cos, labels, undefined, { balanceFolds: options.balanceFolds });
+  return { pairs: pairs.length, images: features.size, cos, labels, table };
 }
 
 /** The IJB-style and MegaFace-style protocols on LFW-derived files (see protocol_files.ts). */
