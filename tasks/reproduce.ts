@@ -17,6 +17,7 @@ import { runMetadata } from "../lib/report/metadata.ts";
 import { trainingFigures, trainingSection } from "../lib/report/training_report.ts";
 import { formatJson, writeDirAtomic, writeFileIn } from "../lib/report/write.ts";
 import { writeSyntheticDataset } from "../lib/data/synthetic.ts";
+import { pathExists } from "../lib/fs/paths.ts";
 import { loadTrainConfig } from "../lib/train/config.ts";
 import { trainAndEvaluate } from "../lib/train/experiment.ts";
 
@@ -38,15 +39,6 @@ const Flags = z.strictObject({
   data: z.string().min(1).default("data/cache/synthetic"),
 });
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 await runTask(async () => {
   const { flags, positionals } = parseFlags(Deno.args, Flags, "reproduce");
   if (positionals.length) throw new UsageError(`reproduce: unexpected argument ${positionals[0]}`);
@@ -63,7 +55,7 @@ await runTask(async () => {
   const config = flags.trainSteps > 0
     ? await loadTrainConfig(flags.trainConfig, [`--train.steps=${flags.trainSteps}`, `--data.dir=${flags.data}`])
     : null;
-  if (config && !(await exists(`${flags.data}/pairs.txt`))) {
+  if (config && !(await pathExists(`${flags.data}/pairs.txt`))) {
     console.error(`reproduce: generating the embedded synthetic face dataset into ${flags.data}`);
     await writeSyntheticDataset(flags.data);
   }

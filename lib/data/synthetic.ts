@@ -32,18 +32,7 @@ import { formatLandmarkFile, LFW_LANDMARK_FRAME } from "./landmarks.ts";
 import { type ImageRef, lfwRelativePath } from "./lfw.ts";
 import { Progress } from "../cli/progress.ts";
 import { writeDirAtomic, writeFileIn } from "../report/write.ts";
-
-/** mulberry32: a tiny, fast 32-bit PRNG with good enough statistics for sampling; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../random/mulberry32.ts";
 
 /** A 32-bit seed mixed from several integers (so streams for (seed, identity, image) are independent). */
 export function mixSeed(...parts: number[]): number {

@@ -1,10 +1,6 @@
 import { expect } from "expect";
-import {
-  mulberry32,
-  renderSyntheticImage,
-  syntheticIdentity,
-  writeSyntheticDataset,
-} from "../../lib/data/synthetic.ts";
+import { renderSyntheticImage, syntheticIdentity, writeSyntheticDataset } from "../../lib/data/synthetic.ts";
+import { mulberry32 } from "../../lib/random/mulberry32.ts";
 import { openLfw } from "../../lib/data/lfw.ts";
 import { readImage } from "../../lib/data/image.ts";
 import { alignFace, templateFor } from "../../lib/data/alignment.ts";
