@@ -57,3 +57,14 @@ export function lastLine(text: string): string {
   const lines = text.trim().split("\n");
   return lines[lines.length - 1];
 }
+
+/** Deterministic values in [−1, 1) from a 32-bit LCG: the same inputs on every backend and every run. */
+export function lcgValues(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}

@@ -154,3 +154,25 @@ export function buildProtocols(
     },
   };
 }
+
+/** The generated IJB-style meta files as `evaluateIjb`'s input (see ijb.ts). */
+export function ijbFiles(files: Record<string, string>, prefix = "lfw"): {
+  faces: string;
+  media: string;
+  pairs: string;
+  galleries: Array<[string, string]>;
+  probes: string;
+} {
+  const get = (name: string) => {
+    const text = files[`${prefix}_${name}`];
+    if (text === undefined) throw new Error(`protocol files: ${prefix}_${name} is missing`);
+    return text;
+  };
+  return {
+    faces: get("name_5pts_score.txt"),
+    media: get("face_tid_mid.txt"),
+    pairs: get("template_pair_label.txt"),
+    galleries: [["G1", get("1N_gallery_G1.csv")], ["G2", get("1N_gallery_G2.csv")]],
+    probes: get("1N_probe_mixed.csv"),
+  };
+}

@@ -18,7 +18,7 @@ import { markdownTable } from "../report/markdown.ts";
 import { evaluateIjb, type IjbReport } from "./ijb.ts";
 import { distractorArray, evaluateMegaface, type MegafaceResult } from "./megaface.ts";
 import { rocCurve } from "./opensphere_metrics.ts";
-import { buildProtocols, type ProtocolIdentity } from "./protocol_files.ts";
+import { buildProtocols, ijbFiles, type ProtocolIdentity } from "./protocol_files.ts";
 import { type LabelledMetric, verificationTable } from "./verification.ts";
 
 /** Anything that turns an image file into a unit-norm feature. */
@@ -97,13 +97,7 @@ export async function evaluateTemplateProtocols(
   const all = [...ijbImages, ...probes.map(([img]) => img), ...distractors];
   const features = await embedAll(all.map(pathOf), embedder, onProgress);
   const featureOf = (img: string) => features.get(pathOf(img))!;
-  const ijb = evaluateIjb({
-    faces: f["lfw_name_5pts_score.txt"],
-    media: f["lfw_face_tid_mid.txt"],
-    pairs: f["lfw_template_pair_label.txt"],
-    galleries: [["G1", f["lfw_1N_gallery_G1.csv"]], ["G2", f["lfw_1N_gallery_G2.csv"]]],
-    probes: f["lfw_1N_probe_mixed.csv"],
-  }, featureOf);
+  const ijb = evaluateIjb(ijbFiles(f), featureOf);
   const dim = featureOf(distractors[0]).length;
   const names = new Map<string, number>();
   const probeSet = {

@@ -16,6 +16,7 @@ import {
 } from "../../lib/backend/native_kernels.ts";
 import { openOneDnn } from "../../lib/backend/native/onednn_ffi.ts";
 import { registerWasmKernelFixes } from "../../lib/backend/wasm_kernels.ts";
+import { lcgValues } from "../shared.ts";
 
 tf.env().set("PROD", true);
 await tf.setBackend("wasm");
@@ -23,17 +24,6 @@ registerWasmKernelFixes();
 const available = openOneDnn();
 if (!available.ok) console.warn(`native_kernels_test: skipping oneDNN tests: ${available.reason}`);
 const ignore = !available.ok;
-
-/** Deterministic values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 type Pad = "same" | "valid" | number;
 interface Case {
@@ -46,10 +36,10 @@ interface Case {
 /** Forward, dx and dW of sum(conv(x, w) * r) for fixed r, read back. */
 function convAndGrads(c: Case): Float32Array[] {
   return tf.tidy(() => {
-    const x = tf.tensor4d(values(c.x.reduce((a, b) => a * b), 1), c.x);
-    const w = tf.tensor4d(values(c.f.reduce((a, b) => a * b), 2), c.f);
+    const x = tf.tensor4d(lcgValues(c.x.reduce((a, b) => a * b), 1), c.x);
+    const w = tf.tensor4d(lcgValues(c.f.reduce((a, b) => a * b), 2), c.f);
     const y = tf.conv2d(x, w, c.stride, c.pad);
-    const r = tf.tensor(values(y.size, 3), y.shape);
+    const r = tf.tensor(lcgValues(y.size, 3), y.shape);
     const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
       tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r))
     )([x, w]);

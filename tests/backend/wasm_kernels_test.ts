@@ -13,20 +13,10 @@ import {
   unregisterWasmKernelFixes,
   wasmKernelFixesRegistered,
 } from "../../lib/backend/wasm_kernels.ts";
+import { lcgValues } from "../shared.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/** Deterministic pseudo-random values in [-1, 1) (LCG). */
-function randomValues(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 function size(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -127,14 +117,14 @@ interface ConvCase {
 function convGrads(c: ConvCase, seed: number): () => tf.Tensor[] {
   const xShape = [c.b, c.h, c.w, c.ci];
   const wShape = [c.fh, c.fw, c.ci, c.co];
-  const xv = randomValues(size(xShape), seed);
-  const wv = randomValues(size(wShape), seed + 1);
+  const xv = lcgValues(size(xShape), seed);
+  const wv = lcgValues(size(wShape), seed + 1);
   return () => {
     const x = tf.tensor4d(xv, xShape as [number, number, number, number]);
     const w = tf.tensor4d(wv, wShape as [number, number, number, number]);
     const y0 = tf.conv2d(x, w, c.stride, c.pad);
     // A non-uniform dy: weight the outputs by fixed random values.
-    const r = tf.tensor(randomValues(y0.size, seed + 2), y0.shape);
+    const r = tf.tensor(lcgValues(y0.size, seed + 2), y0.shape);
     const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
       tf.sum(
         tf.mul(
@@ -217,9 +207,9 @@ Deno.test("conv2d gradients (dx, dW) match cpu", async () => {
 
 Deno.test("conv2DBackpropFilter / Input ops directly, incl. 3D", async () => {
   registerWasmKernelFixes();
-  const xv = randomValues(7 * 9 * 3, 7);
-  const dyv = randomValues(4 * 5 * 2, 8);
-  const wv = randomValues(3 * 3 * 3 * 2, 9);
+  const xv = lcgValues(7 * 9 * 3, 7);
+  const dyv = lcgValues(4 * 5 * 2, 8);
+  const wv = lcgValues(3 * 3 * 3 * 2, 9);
   await compareWithCpu("backprop ops", () => {
     const x = tf.tensor3d(xv, [7, 9, 3]);
     const dy = tf.tensor3d(dyv, [4, 5, 2]);
@@ -261,8 +251,8 @@ Deno.test("matMul: all transpose combinations, 2D and batched 3D", async () => {
     for (const tb of [false, true]) {
       const aShape2 = ta ? [k, m] : [m, k];
       const bShape2 = tb ? [n, k] : [k, n];
-      const av = randomValues(batch * m * k, 11);
-      const bv = randomValues(batch * k * n, 12);
+      const av = lcgValues(batch * m * k, 11);
+      const bv = lcgValues(batch * k * n, 12);
       await compareWithCpu(`matMul ta=${ta} tb=${tb}`, () => {
         const a2 = tf.tensor(av.subarray(0, m * k), aShape2);
         const b2 = tf.tensor(bv.subarray(0, k * n), bShape2);
@@ -271,7 +261,7 @@ Deno.test("matMul: all transpose combinations, 2D and batched 3D", async () => {
         // Vector-shaped operands (a dimension of 1) take the reshape path.
         const row = tf.tensor(av.subarray(0, k), ta ? [k, 1] : [1, k]);
         const col = tf.tensor(bv.subarray(0, k), tb ? [1, k] : [k, 1]);
-        const bias = tf.tensor1d(randomValues(n, 13));
+        const bias = tf.tensor1d(lcgValues(n, 13));
         return [
           tf.matMul(a2, b2, ta, tb),
           tf.matMul(a3, b3, ta, tb),
@@ -309,7 +299,7 @@ Deno.test("matMul: all transpose combinations, 2D and batched 3D", async () => {
             transposeB: tb,
             bias,
             activation: "prelu",
-            preluActivationWeights: tf.tensor1d(randomValues(n, 14)),
+            preluActivationWeights: tf.tensor1d(lcgValues(n, 14)),
           }),
         ];
       });
@@ -319,8 +309,8 @@ Deno.test("matMul: all transpose combinations, 2D and batched 3D", async () => {
 
 Deno.test("matMul: shapes where the swapped form (B^T A^T)^T is used", async () => {
   registerWasmKernelFixes();
-  const av = randomValues(3 * 50 * 40, 15);
-  const bv = randomValues(3 * 50 * 40, 16);
+  const av = lcgValues(3 * 50 * 40, 15);
+  const bv = lcgValues(3 * 50 * 40, 16);
   await compareWithCpu("matMul swapped", () => {
     const t = (v: Float32Array, shape: number[]) => tf.tensor(v.subarray(0, size(shape)), shape);
     return [
@@ -340,8 +330,8 @@ Deno.test("matMul: shapes where the swapped form (B^T A^T)^T is used", async () 
 
 Deno.test("matMul gradients match cpu", async () => {
   registerWasmKernelFixes();
-  const av = randomValues(2 * 4 * 6, 21);
-  const bv = randomValues(2 * 6 * 3, 22);
+  const av = lcgValues(2 * 4 * 6, 21);
+  const bv = lcgValues(2 * 6 * 3, 22);
   await compareWithCpu("matMul grads", () => {
     const a = tf.tensor3d(av, [2, 4, 6]);
     const b = tf.tensor3d(bv, [2, 6, 3]);
@@ -359,7 +349,7 @@ Deno.test("matMul with a 1-row operand that shares its data with another shape (
   await compareWithCpu("1-row matMul", () => {
     const x = tf.reshape(tf.tensor1d([1, 2, 3, 4]), [1, 4]);
     const dy = tf.tensor2d([[1, 2, 3]]);
-    const w = tf.tensor2d(randomValues(12, 5), [4, 3]);
+    const w = tf.tensor2d(lcgValues(12, 5), [4, 3]);
     const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D))([x, w], dy);
     return [tf.matMul(x, dy, true, false), tf.matMul(dy, x, true, false), ...grads];
   });
@@ -370,14 +360,14 @@ Deno.test("matMul with a 1-row operand that shares its data with another shape (
 
 Deno.test("gather gradients and unsortedSegmentSum match cpu", async () => {
   registerWasmKernelFixes();
-  const pv = randomValues(10 * 4 * 3, 31);
+  const pv = lcgValues(10 * 4 * 3, 31);
   const idx = [3, 1, 3, 0, 9, 3, 7];
   await compareWithCpu("gather grads", () => {
     const p2 = tf.tensor2d(pv.subarray(0, 40), [10, 4]);
     const p3 = tf.tensor3d(pv, [10, 4, 3]);
     const ids = tf.tensor1d(idx, "int32");
     const ids2d = tf.tensor2d([1, 0, 3, 1, 1, 2], [2, 3], "int32");
-    const weigh = (t: tf.Tensor, seed: number) => tf.sum(tf.mul(t, tf.tensor(randomValues(t.size, seed), t.shape)));
+    const weigh = (t: tf.Tensor, seed: number) => tf.sum(tf.mul(t, tf.tensor(lcgValues(t.size, seed), t.shape)));
     const g0 = tf.grad((p: tf.Tensor) => weigh(tf.gather(p, ids, 0), 1))(p2);
     const g1 = tf.grad((p: tf.Tensor) => weigh(tf.gather(p, ids2d, 1), 2))(
       p3,
@@ -404,11 +394,11 @@ Deno.test("no leaked tensors or wasm data ids after gradients", async () => {
   await tf.setBackend("wasm");
   const backend = wasmBackend();
   const step = () => {
-    const x = tf.tensor4d(randomValues(3 * 7 * 9 * 3, 41), [3, 7, 9, 3]);
-    const w = tf.tensor4d(randomValues(3 * 3 * 3 * 4, 42), [3, 3, 3, 4]);
-    const w2 = tf.tensor4d(randomValues(4 * 32, 46), [1, 1, 4, 32]);
-    const fc = tf.tensor2d(randomValues(32 * 5, 43), [32, 5]);
-    const emb = tf.tensor2d(randomValues(10 * 5, 44), [10, 5]);
+    const x = tf.tensor4d(lcgValues(3 * 7 * 9 * 3, 41), [3, 7, 9, 3]);
+    const w = tf.tensor4d(lcgValues(3 * 3 * 3 * 4, 42), [3, 3, 3, 4]);
+    const w2 = tf.tensor4d(lcgValues(4 * 32, 46), [1, 1, 4, 32]);
+    const fc = tf.tensor2d(lcgValues(32 * 5, 43), [32, 5]);
+    const emb = tf.tensor2d(lcgValues(10 * 5, 44), [10, 5]);
     const ids = tf.tensor1d([1, 4, 1], "int32");
     const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => {
       let y = tf.relu(tf.conv2d(a as tf.Tensor4D, w, 2, "same"));

@@ -1,7 +1,7 @@
 import { expect } from "expect";
 import { evaluateIjb } from "../../lib/eval/ijb.ts";
 import { distractorArray, evaluateMegaface } from "../../lib/eval/megaface.ts";
-import { buildProtocols, type ProtocolIdentity } from "../../lib/eval/protocol_files.ts";
+import { buildProtocols, ijbFiles, type ProtocolIdentity } from "../../lib/eval/protocol_files.ts";
 import { openLfw } from "../../lib/data/lfw.ts";
 import { sharedPath, useBackend } from "../shared.ts";
 
@@ -36,13 +36,7 @@ function featureModel(dim: number, noise: number) {
 function runAll(identities: ProtocolIdentity[], featureOf: (name: string) => Float32Array) {
   const p = buildProtocols(identities, () => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], { seed: 1 });
   const f = p.files;
-  const ijb = evaluateIjb({
-    faces: f["lfw_name_5pts_score.txt"],
-    media: f["lfw_face_tid_mid.txt"],
-    pairs: f["lfw_template_pair_label.txt"],
-    galleries: [["G1", f["lfw_1N_gallery_G1.csv"]], ["G2", f["lfw_1N_gallery_G2.csv"]]],
-    probes: f["lfw_1N_probe_mixed.csv"],
-  }, featureOf);
+  const ijb = evaluateIjb(ijbFiles(f), featureOf);
   return { p, ijb };
 }
 

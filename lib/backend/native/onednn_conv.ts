@@ -178,25 +178,7 @@ export class ConvPlan {
   }
 
   private getForwardPd(): Deno.PointerObject {
-    if (this.forwardPd === null) {
-      const desc = new Uint8Array(DNNL.convDescBytes + 256);
-      check(
-        this.dnn.sym.dnnl_convolution_forward_desc_init(
-          desc,
-          DNNL.forwardTraining,
-          DNNL.convolutionDirect,
-          this.blocked ? this.srcAnyMd : this.srcMd,
-          this.wAnyMd,
-          null,
-          this.blocked ? this.dstAnyMd : this.dstMd,
-          this.strides,
-          this.padL,
-          this.padR,
-        ),
-        "convolution_forward_desc_init",
-      );
-      this.forwardPd = this.createPd(desc, null);
-    }
+    this.forwardPd ??= this.createPdFor("forward", new Uint8Array(DNNL.convDescBytes + 256));
     return this.forwardPd;
   }
 
