@@ -44,7 +44,8 @@ export interface Checkpoint {
   tensors: Map<string, NamedArray>;
 }
 
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
+/** Hex SHA-256 of some bytes. */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const d = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
   return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

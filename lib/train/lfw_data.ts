@@ -22,13 +22,18 @@ export interface LfwView1Options {
   size: number;
   cacheDir: string;
   skipIncomplete: boolean;
+  /** Keep training identities with at least this many images (default 1: all). */
+  minImages?: number;
   quiet?: boolean;
 }
 
 /** Opens View 1 of an LFW-layout folder, building (or reusing) the aligned-crop caches. */
 export async function lfwView1Data(o: LfwView1Options): Promise<TrainingData> {
   const lfw = await openLfw(o.dir);
-  const { train, test, droppedImages } = await lfw.view1({ skipIncomplete: o.skipIncomplete });
+  const view1 = await lfw.view1({ skipIncomplete: o.skipIncomplete });
+  const { test, droppedImages } = view1;
+  const train = view1.train.filter((id) => id.images.length >= (o.minImages ?? 1))
+    .map((id, label) => ({ ...id, label }));
   const source = (ref: ImageRef): CropSource => ({
     id: lfwRelativePath(ref, lfw.ext),
     path: lfw.imagePath(ref),
@@ -82,10 +87,47 @@ export async function lfwView1Data(o: LfwView1Options): Promise<TrainingData> {
       dir: o.dir,
       size: o.size,
       identities: train.length,
+      minImages: o.minImages ?? 1,
       images: refs.length,
       testPairs: test.pairs.length,
       droppedImages: droppedImages.length,
       droppedPairs: test.dropped.length,
     }),
+  };
+}
+
+/**
+ * LFW View 2 (`pairs.txt`: 10 folds of 600 pairs, in fold order) as a {@link PairSet} through the same crop cache.
+ * Its identities overlap View 1's training identities, so after training on `peopleDevTrain` it is not open-set:
+ * report it as "View 2 (overlaps training identities)", the comparison the paper would not make.
+ */
+export async function lfwView2PairSet(o: LfwView1Options): Promise<PairSet> {
+  const lfw = await openLfw(o.dir);
+  const { pairs } = await lfw.view2({ skipIncomplete: o.skipIncomplete });
+  const byId = new Map(pairs.pairs.flatMap((p) => [p.a, p.b]).map((r) => [lfwRelativePath(r, lfw.ext), r]));
+  const ids = [...byId.keys()].sort();
+  const cache = await loadOrBuildCropCache(
+    o.cacheDir,
+    "view2",
+    o.size,
+    ids.map((id) => {
+      const ref = byId.get(id)!;
+      return { id, path: lfw.imagePath(ref), landmarks: lfw.landmarks.get(id) ?? [], frame: LFW_LANDMARK_FRAME };
+    }),
+    { quiet: o.quiet },
+  );
+  return {
+    name: "view2",
+    images: {
+      count: cache.count,
+      batch: (start, end) => {
+        const idx = Array.from({ length: end - start }, (_, k) => start + k);
+        return tf.tensor4d(cache.batch(idx), [idx.length, o.size, o.size, 3]);
+      },
+    },
+    pairs: pairs.pairs.map((
+      p,
+    ) => [cache.indexOf(lfwRelativePath(p.a, lfw.ext)), cache.indexOf(lfwRelativePath(p.b, lfw.ext))]),
+    same: pairs.pairs.map((p) => p.same),
   };
 }

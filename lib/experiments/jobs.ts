@@ -1,0 +1,319 @@
+/**
+ * The units of an experiment grid. A *job* is one training run (a cell on a dataset with a seed) or the
+ * random-initialisation control of a dataset and seed; it writes its record to `<runDir>/result.json` (atomically,
+ * last), so a grid killed at any moment restarts where it stopped: finished jobs are read back, an interrupted one
+ * resumes from its last checkpoint (bit-identical to an uninterrupted run).
+ *
+ * @example
+ * ```ts
+ * import { loadExperiments, loadProfile } from "./spec.ts";
+ * import { planJobs, runJob } from "./jobs.ts";
+ * const profile = await loadProfile("smoke");
+ * const jobs = await planJobs(profile, await loadExperiments(), "results/experiments/smoke");
+ * const record = await runJob(jobs[0], { quiet: true });
+ * console.log(record.evaluations[0].metrics);
+ * ```
+ * @module
+ */
+import { extractFeatures, pairCosines, verificationTable } from "../eval/verification.ts";
+import { pathExists } from "../fs/paths.ts";
+import type { HeadConfig } from "../losses/config.ts";
+import { createModel, type Model } from "../models/registry.ts";
+import { applyOverrides, loadTrainConfig, parseTrainConfig, type TrainConfig } from "../train/config.ts";
+import type { PairSet, TrainingData } from "../train/data.ts";
+import { openTrainingData } from "../train/datasets.ts";
+import { lfwView2PairSet } from "../train/lfw_data.ts";
+import { RUN_FILES, TrainingDivergedError, trainRun } from "../train/loop.ts";
+import { sha256Hex } from "../train/checkpoint.ts";
+import { loadTrainedModel } from "../train/restore.ts";
+import { deriveSeed } from "../train/rng.ts";
+import { type DatasetSpec, distinctCells, type Experiment, type Profile } from "./spec.ts";
+import { writeSyntheticDataset } from "../data/synthetic.ts";
+
+/** The cell id of the random-initialisation control. */
+export const CONTROL_CELL = "random-init";
+/** The file a finished job leaves in its run folder. */
+export const RESULT_FILE = "result.json";
+
+export interface Job {
+  dataset: DatasetSpec;
+  cell: string;
+  seed: number;
+  /** The full training config (the control uses its model part only). */
+  config: TrainConfig;
+  /** First 12 hex digits of SHA-256 over the canonical config (name and comments left out). */
+  configHash: string;
+  runDir: string;
+}
+
+/** One pair set's metrics: name → value (%, as verificationTable gives them), plus the 10-fold std. */
+export interface SetMetrics {
+  set: string;
+  pairs: number;
+  metrics: Record<string, number>;
+}
+
+export interface JobRecord {
+  dataset: string;
+  cell: string;
+  seed: number;
+  configHash: string;
+  kitCommit: string;
+  backend: string;
+  /** Wall time of this job (training + evaluation), seconds; 0 for a record read back. */
+  seconds: number;
+  steps: number;
+  finalLoss: number | null;
+  imagesPerSecond: number | null;
+  /** Training stopped on a non-finite loss: the metrics are those of the last good checkpoint, if any. */
+  diverged: string | null;
+  evaluations: SetMetrics[];
+}
+
+/** Short metric keys used in records and tables. */
+export const METRIC_KEYS = {
+  bestAcc: "ACC best threshold",
+  tenFoldAcc: "ACC 10-fold",
+  tenFoldStd: "ACC 10-fold fold std",
+} as const;
+
+/** Canonical JSON (sorted keys), so equal configs hash equally whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort((
+      [a],
+      [b],
+    ) => a < b ? -1 : a > b ? 1 : 0);
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** SHA-256 (first 12 hex digits) of a value's canonical JSON. */
+export async function hashJson(value: unknown): Promise<string> {
+  return (await sha256Hex(new TextEncoder().encode(canonicalJson(value)))).slice(0, 12);
+}
+
+/** {@link hashJson} of a training config without its name and comment. */
+export function configHash(config: TrainConfig): Promise<string> {
+  const { name: _name, ...rest } = config as TrainConfig & { _comment?: string };
+  delete (rest as { _comment?: string })._comment;
+  return hashJson(rest);
+}
+
+/** The training config of one cell: the dataset's base config with the row's head, noise ratio and the seed. */
+export async function cellConfig(
+  dataset: DatasetSpec,
+  cell: string,
+  head: HeadConfig,
+  noise: number,
+  seed: number,
+): Promise<TrainConfig> {
+  const base = await loadTrainConfig(dataset.config, dataset.overrides);
+  const raw = applyOverrides(base, [`--seed=${seed}`, `--name=${dataset.name}-${cell}-seed${seed}`]);
+  raw.head = head;
+  (raw.data as Record<string, unknown>).noiseRatio = noise;
+  return parseTrainConfig(raw, `${dataset.config} (${cell}, seed ${seed})`);
+}
+
+/**
+ * Every job of a profile: for each dataset and seed, the random-init control and then each distinct cell of the
+ * experiments, in a stable order (dataset, seed, cell), so a grid split with `shard` covers it exactly once.
+ */
+export async function planJobs(profile: Profile, experiments: readonly Experiment[], workDir: string): Promise<Job[]> {
+  const cells = distinctCells(experiments.filter((e) => profile.families.includes(e.family)));
+  const jobs: Job[] = [];
+  for (const dataset of profile.datasets) {
+    for (const seed of profile.seeds) {
+      const base = await cellConfig(dataset, CONTROL_CELL, cells[0].head, 0, seed);
+      jobs.push({
+        dataset,
+        cell: CONTROL_CELL,
+        seed,
+        config: base,
+        // What the control depends on: the initial weights and the pairs it is verified on.
+        configHash: await hashJson({
+          control: CONTROL_CELL,
+          seed,
+          model: base.model,
+          data: base.data,
+          view2: dataset.view2,
+        }),
+        runDir: `${workDir}/runs/${dataset.name}/${CONTROL_CELL}/seed${seed}`,
+      });
+      for (const c of cells) {
+        const config = await cellConfig(dataset, c.id, c.head, c.noise, seed);
+        jobs.push({
+          dataset,
+          cell: c.id,
+          seed,
+          config,
+          configHash: await configHash(config),
+          runDir: `${workDir}/runs/${dataset.name}/${c.id}/seed${seed}`,
+        });
+      }
+    }
+  }
+  return jobs;
+}
+
+/** Jobs `index` (1-based) of `count`: every count-th job, so shards get a similar mix of cells. */
+export function shardJobs<T>(jobs: readonly T[], index: number, count: number): T[] {
+  if (!(Number.isInteger(count) && count >= 1 && Number.isInteger(index) && index >= 1 && index <= count)) {
+    throw new Error(`shard ${index}/${count}: expected 1 ≤ index ≤ count`);
+  }
+  return jobs.filter((_, i) => i % count === index - 1);
+}
+
+/** Reads a finished job's record, or null when it has none yet. */
+export async function readRecord(job: Job): Promise<JobRecord | null> {
+  const file = `${job.runDir}/${RESULT_FILE}`;
+  if (!(await pathExists(file))) return null;
+  const record = JSON.parse(await Deno.readTextFile(file)) as JobRecord;
+  // A record of another config (the experiment file or base config changed since) is stale: retrain.
+  return record.configHash === job.configHash ? record : null;
+}
+
+async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  const tmp = `${file}.tmp-${Deno.pid}`;
+  await Deno.writeTextFile(tmp, JSON.stringify(value, null, 2) + "\n");
+  await Deno.rename(tmp, file);
+}
+
+async function evaluate(model: Model, sets: readonly PairSet[], flip: boolean): Promise<SetMetrics[]> {
+  const out: SetMetrics[] = [];
+  for (const set of sets) {
+    const { features, dim } = await extractFeatures((x) => model.forward(x, false), set.images, { flip });
+    const cos = pairCosines(features, dim, set.pairs);
+    // View 1's test list is sorted matched-then-mismatched; pairs.txt is already in its 10 folds.
+    const table = verificationTable(cos, set.same, undefined, { balanceFolds: set.name !== "view2" });
+    const metrics: Record<string, number> = {};
+    for (const row of table) {
+      if (row.metric === "ACC" && row.std !== undefined) {
+        metrics[METRIC_KEYS.tenFoldAcc] = row.value;
+        metrics[METRIC_KEYS.tenFoldStd] = row.std;
+      } else if (row.metric === "ACC") metrics[METRIC_KEYS.bestAcc] = row.value;
+      else metrics[row.metric] = row.value;
+    }
+    out.push({ set: set.name, pairs: set.pairs.length, metrics });
+  }
+  return out;
+}
+
+/** Shared by the jobs of one process: datasets are opened (and crop caches built) once. */
+export class DataCache {
+  #data = new Map<string, Promise<TrainingData>>();
+  #view2 = new Map<string, Promise<PairSet>>();
+
+  training(config: TrainConfig, quiet?: boolean): Promise<TrainingData> {
+    const { noiseRatio: _r, noiseSeed: _s, ...data } = config.data;
+    const key = canonicalJson({ data, seed: config.data.kind === "toy" ? config.seed : 0 });
+    let p = this.#data.get(key);
+    if (!p) this.#data.set(key, p = openTrainingData(config.data, config.seed, { quiet }));
+    return p;
+  }
+
+  /** LFW View 2 of the config's data folder. */
+  view2(config: TrainConfig, quiet?: boolean): Promise<PairSet> {
+    const d = config.data;
+    if (d.kind !== "lfw-view1") throw new Error(`view2 needs lfw-view1 data, got ${d.kind}`);
+    const key = canonicalJson({ dir: d.dir, size: d.size, cacheDir: d.cacheDir });
+    let p = this.#view2.get(key);
+    if (!p) {
+      this.#view2.set(
+        key,
+        p = lfwView2PairSet({
+          dir: d.dir,
+          size: d.size,
+          cacheDir: d.cacheDir,
+          skipIncomplete: d.skipIncomplete,
+          quiet,
+        }),
+      );
+    }
+    return p;
+  }
+}
+
+/** Generates the synthetic dataset of a `synthetic: true` dataset when its folder lacks it. */
+export async function prepareDataset(dataset: DatasetSpec, config: TrainConfig, quiet?: boolean): Promise<void> {
+  if (!dataset.synthetic || config.data.kind !== "lfw-view1") return;
+  if (await pathExists(`${config.data.dir}/pairs.txt`)) return;
+  if (!quiet) console.error(`experiments: generating the embedded synthetic face dataset into ${config.data.dir}`);
+  await writeSyntheticDataset(config.data.dir);
+}
+
+export interface RunJobOptions {
+  quiet?: boolean;
+  cache?: DataCache;
+  kitCommit?: string;
+  backend?: string;
+  /** Keep the checkpoint after evaluation (default: removed, records are what the grid keeps). */
+  keepCheckpoint?: boolean;
+}
+
+/** Runs (or resumes) one job and writes its record; a finished job is read back instead. */
+export async function runJob(job: Job, options: RunJobOptions = {}): Promise<JobRecord> {
+  const done = await readRecord(job);
+  if (done) return { ...done, seconds: 0 };
+  const cache = options.cache ?? new DataCache();
+  const t0 = performance.now();
+  await prepareDataset(job.dataset, job.config, options.quiet);
+  const data = await cache.training(job.config, options.quiet);
+  const sets = [...data.validation, ...(job.dataset.view2 ? [await cache.view2(job.config, options.quiet)] : [])];
+  const flip = job.config.validation.flip;
+  await Deno.mkdir(job.runDir, { recursive: true });
+  const base = {
+    dataset: job.dataset.name,
+    cell: job.cell,
+    seed: job.seed,
+    configHash: job.configHash,
+    kitCommit: options.kitCommit ?? "unknown",
+    backend: options.backend ?? "unknown",
+  };
+  let record: JobRecord;
+  if (job.cell === CONTROL_CELL) {
+    // The same initial weights every cell of this seed starts from (trainRun seeds its model this way).
+    const model = createModel(job.config.model, { seed: deriveSeed(job.config.seed, "model") }, "model");
+    try {
+      const evaluations = await evaluate(model, sets, flip);
+      record = { ...base, seconds: 0, steps: 0, finalLoss: null, imagesPerSecond: null, diverged: null, evaluations };
+    } finally {
+      model.dispose();
+    }
+  } else {
+    const checkpoint = `${job.runDir}/${RUN_FILES.checkpoint}`;
+    let diverged: string | null = null;
+    let steps = 0, finalLoss: number | null = null, imagesPerSecond: number | null = null;
+    try {
+      const r = await trainRun(job.config, {
+        outDir: job.runDir,
+        resume: await pathExists(checkpoint),
+        quiet: true,
+        data,
+      });
+      steps = r.steps;
+      finalLoss = r.finalLoss;
+      imagesPerSecond = r.imagesPerSecond;
+    } catch (e) {
+      if (!(e instanceof TrainingDivergedError)) throw e;
+      diverged = e.message;
+    }
+    let evaluations: SetMetrics[] = [];
+    if (await pathExists(checkpoint)) {
+      const trained = await loadTrainedModel(job.runDir);
+      try {
+        evaluations = await evaluate(trained.model, sets, flip);
+        steps ||= trained.step;
+      } finally {
+        trained.model.dispose();
+      }
+    }
+    record = { ...base, seconds: 0, steps, finalLoss, imagesPerSecond, diverged, evaluations };
+  }
+  record.seconds = Number(((performance.now() - t0) / 1000).toFixed(1));
+  await writeJsonAtomic(`${job.runDir}/${RESULT_FILE}`, record);
+  if (!options.keepCheckpoint) await Deno.remove(`${job.runDir}/${RUN_FILES.checkpoint}`).catch(() => {});
+  return record;
+}

@@ -1,0 +1,50 @@
+/**
+ * `deno task experiments [--profile cpu] [--shard I/N] [--recompute] [--work results/experiments/PROFILE]
+ * [--results FILE] [--backend NAME]`: trains a profile's grid of the paper's experiments (configs/experiments/),
+ * resumable (rerun the same command after a kill) and splittable (`--shard 1/2` and `--shard 2/2` in two
+ * processes; set OMP_NUM_THREADS=1 for each on a 2-core machine). When every job of the grid has a record, the
+ * results file is written (default: the committed reference, data/reference/experiments-PROFILE.json).
+ * Progress and ETA go to stderr; the last stdout line is JSON. `deno task reproduce --profile …` runs this and
+ * then writes the report.
+ * @module
+ */
+import { z } from "zod";
+import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
+import { runGrid } from "../lib/experiments/grid.ts";
+import { referencePath, writeResults } from "../lib/experiments/reference.ts";
+import { loadExperiments, loadProfile } from "../lib/experiments/spec.ts";
+
+const Flags = z.strictObject({
+  backend: backendFlag,
+  profile: z.string().default("cpu"),
+  shard: z.string().regex(/^\d+\/\d+$/, "expected I/N, e.g. 1/2").optional(),
+  recompute: z.boolean().default(false),
+  work: z.string().optional(),
+  results: z.string().optional(),
+  quiet: z.boolean().default(false),
+});
+
+await runTask(async () => {
+  const { flags, positionals } = parseFlags(Deno.args, Flags, "experiments");
+  if (positionals.length) throw new UsageError(`experiments: unexpected argument ${positionals[0]}`);
+  const backend = await startBackend(flags.backend);
+  const profile = await loadProfile(flags.profile);
+  const experiments = await loadExperiments(undefined, profile.families);
+  const shard = flags.shard?.split("/").map(Number) as [number, number] | undefined;
+  const out = await runGrid(flags.profile, profile, experiments, {
+    workDir: flags.work ?? `results/experiments/${flags.profile}`,
+    shard,
+    recompute: flags.recompute,
+    quiet: flags.quiet,
+    backend: backend.name,
+  });
+  const file = flags.results ?? referencePath(flags.profile);
+  if (out.results) await writeResults(file, out.results);
+  console.log(JSON.stringify({
+    profile: flags.profile,
+    jobs: out.jobs,
+    missing: out.missing,
+    results: out.results ? file : null,
+    seconds: Number(out.seconds.toFixed(1)),
+  }));
+});
