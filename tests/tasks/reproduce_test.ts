@@ -14,6 +14,7 @@ Deno.test("reproduce: writes analyses.json, figures and report.md; last stdout l
       "21",
       "--train-steps",
       "0",
+      "--skip-experiments",
       "--backend",
       "cpu",
     ]);
@@ -60,7 +61,7 @@ Deno.test("reproduce: writes analyses.json, figures and report.md; last stdout l
 Deno.test("reproduce: an unknown --profile exits 2 naming the flag and the allowed values", async () => {
   const root = await Deno.makeTempDir();
   try {
-    const r = await runDeno(["tasks/reproduce.ts", "--out", `${root}/x`, "--profile", "paper", "--backend", "cpu"]);
+    const r = await runDeno(["tasks/reproduce.ts", "--out", `${root}/x`, "--profile", "nope", "--backend", "cpu"]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /--profile/);
     assert.match(r.stderr, /smoke/);

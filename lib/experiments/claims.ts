@@ -1,0 +1,222 @@
+/**
+ * The paper's claims, checked against a grid's results: for each experiment family and dataset a verdict
+ * (reproduced / not reproduced / not testable at this scale) with the evidence in numbers, all on the primary
+ * metric (10-fold accuracy on the dataset's first pair set) and the seed-spread rule of summary.ts.
+ *
+ * "Not testable" means the experiment could not speak to the claim: no row of the family beats the
+ * random-initialisation control beyond the seed spread (the models did not learn a face representation at this
+ * budget), or the results lack the rows. "Not reproduced" means the models learned but the claimed ordering did
+ * not show beyond the spread (or the opposite did).
+ *
+ * @example
+ * ```ts
+ * import { readReference } from "./reference.ts";
+ * import { loadExperiments } from "./spec.ts";
+ * import { checkClaims } from "./claims.ts";
+ * const results = await readReference("cpu");
+ * if (results) for (const c of checkClaims(results, await loadExperiments())) console.log(c.verdict, c.evidence);
+ * ```
+ * @module
+ */
+import type { GridResults } from "./grid.ts";
+import { CONTROL_CELL } from "./jobs.ts";
+import { cellId, type Experiment, type Family } from "./spec.ts";
+import { cellStat, datasetSets, difference, PRIMARY_METRIC, type Stat } from "./summary.ts";
+
+export const VERDICTS = ["reproduced", "not reproduced", "not testable"] as const;
+export type Verdict = typeof VERDICTS[number];
+
+export interface ClaimCheck {
+  family: Family;
+  dataset: string;
+  /** The pair set the verdict is read on. */
+  set: string;
+  claim: string;
+  verdict: Verdict;
+  evidence: string;
+}
+
+/** A finding of the kit that is not a claim of the paper (the gradient forms). */
+export interface Finding {
+  dataset: string;
+  set: string;
+  text: string;
+}
+
+const pp = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(1)} pp`;
+const show = (label: string, s: Stat) => `${label} ${s.mean.toFixed(1)} ± ${s.std.toFixed(1)}`;
+
+interface Ctx {
+  results: GridResults;
+  dataset: string;
+  set: string;
+  control: Stat | null;
+}
+
+function rowStats(ctx: Ctx, e: Experiment): Array<{ label: string; x?: number; series?: string; s: Stat | null }> {
+  return e.rows.map((r) => ({
+    label: r.label,
+    x: r.x,
+    series: r.series,
+    s: cellStat(ctx.results, ctx.dataset, cellId(r.head, r.noise), ctx.set, PRIMARY_METRIC),
+  }));
+}
+
+/** Null when the family learned; otherwise why it is not testable. */
+function notTestable(ctx: Ctx, rows: Array<{ label: string; s: Stat | null }>): string | null {
+  if (rows.some((r) => !r.s)) return `rows without results: ${rows.filter((r) => !r.s).map((r) => r.label).join(", ")}`;
+  if (!ctx.control) return "no random-initialisation control to compare with";
+  const best = rows.reduce((a, b) => (b.s!.mean > a.s!.mean ? b : a));
+  const d = difference(best.s!, ctx.control);
+  if (d.beyond && d.delta > 0) return null;
+  return `no row beats the random-init control beyond the seed spread (best: ${show(best.label, best.s!)} vs ` +
+    `${show("random init", ctx.control)}, ${
+      pp(d.delta)
+    }): the models did not learn a face representation at this budget`;
+}
+
+function checkFamily(ctx: Ctx, e: Experiment): ClaimCheck {
+  const rows = rowStats(ctx, e);
+  const base = { family: e.family, dataset: ctx.dataset, set: ctx.set, claim: e.claim };
+  const why = notTestable(ctx, rows);
+  if (why) return { ...base, verdict: "not testable", evidence: why };
+  const by = (pred: (r: typeof rows[number]) => boolean) => rows.filter(pred).map((r) => ({ ...r, s: r.s! }));
+  const order = [...rows].sort((a, b) => b.s!.mean - a.s!.mean).map((r) => `${r.label} ${r.s!.mean.toFixed(1)}`);
+  const ranking = `ranking: ${order.join(" > ")}`;
+
+  switch (e.family) {
+    case "lambda": {
+      const paper = by((r) => r.x === 0.7)[0], small = by((r) => r.x === 0.3)[0];
+      const better = by((r) => r.x !== 0.7).filter((r) => {
+        const d = difference(r.s, paper.s);
+        return d.beyond && d.delta > 0;
+      });
+      const smallHurts = difference(paper.s, small.s);
+      const ok = better.length === 0 && smallHurts.beyond && smallHurts.delta > 0;
+      return {
+        ...base,
+        verdict: ok ? "reproduced" : "not reproduced",
+        evidence: `${ranking}. ` +
+          (better.length
+            ? `Beyond the seed spread, ${
+              better.map((r) => `${r.label} (${pp(r.s.mean - paper.s.mean)})`).join(", ")
+            } beat(s) λ = 0.7. `
+            : "No λ beats 0.7 beyond the seed spread. ") +
+          `λ = 0.7 vs 0.3: ${pp(smallHurts.delta)} (${smallHurts.beyond ? "beyond" : "within"} the spread).`,
+      };
+    }
+    case "t": {
+      const t1 = by((r) => r.x === 1)[0];
+      const gains = by((r) => (r.x ?? 1) > 1).map((r) => ({ r, d: difference(r.s, t1.s) }));
+      const best = gains.reduce((a, b) => (b.d.delta > a.d.delta ? b : a));
+      const ok = best.d.beyond && best.d.delta > 0;
+      return {
+        ...base,
+        verdict: ok ? "reproduced" : "not reproduced",
+        evidence:
+          `${ranking}. Best t > 1 vs t = 1: ${best.r.label} ${pp(best.d.delta)} (${
+            best.d.beyond ? "beyond" : "within"
+          } the spread); ` +
+          gains.map(({ r, d }) => `${r.label.split(" (")[0]}: ${pp(d.delta)}${d.beyond ? "*" : ""}`).join(", ") +
+          " (* beyond the spread).",
+      };
+    }
+    case "margins": {
+      const margins = by((r) => !/through g/i.test(r.label));
+      const trained = margins.filter((r) => {
+        const d = difference(r.s, ctx.control!);
+        return d.beyond && d.delta > 0;
+      });
+      const pairs: string[] = [];
+      for (let i = 0; i < margins.length; i++) {
+        for (let j = i + 1; j < margins.length; j++) {
+          const d = difference(margins[i].s, margins[j].s);
+          if (d.beyond) pairs.push(`${margins[i].label} vs ${margins[j].label}: ${pp(d.delta)}`);
+        }
+      }
+      const ok = trained.length === margins.length && pairs.length === 0;
+      return {
+        ...base,
+        verdict: ok ? "reproduced" : "not reproduced",
+        evidence:
+          `${ranking}. ${trained.length}/${margins.length} margin forms beat the random-init control beyond the spread; ` +
+          (pairs.length ? `differences beyond the spread: ${pairs.join("; ")}.` : "no two differ beyond the spread."),
+      };
+    }
+    case "comparison": {
+      const sf2 = by((r) => r.label === "SphereFace2")[0];
+      const others = by((r) => r.label !== "SphereFace2").map((r) => ({ r, d: difference(sf2.s, r.s) }));
+      const beaten = others.filter((o) => o.d.beyond && o.d.delta > 0);
+      const lost = others.filter((o) => o.d.beyond && o.d.delta < 0);
+      return {
+        ...base,
+        verdict: beaten.length === others.length ? "reproduced" : "not reproduced",
+        evidence: `${ranking}. SphereFace2 minus each: ` +
+          others.map(({ r, d }) => `${r.label} ${pp(d.delta)}${d.beyond ? "*" : ""}`).join(", ") +
+          ` (* beyond the spread): ahead of ${beaten.length}/${others.length} beyond the spread` +
+          (lost.length ? `, behind ${lost.map((o) => o.r.label).join(", ")}` : "") + ".",
+      };
+    }
+    case "noise": {
+      const top = Math.max(...rows.map((r) => r.x ?? 0));
+      const at = (series: string, x: number) => by((r) => r.series === series && r.x === x)[0];
+      const sf2 = at("SphereFace2", top), sf2Clean = at("SphereFace2", 0);
+      const rivals = [...new Set(rows.map((r) => r.series).filter((s) => s && s !== "SphereFace2"))] as string[];
+      const parts = rivals.map((name) => {
+        const d = difference(sf2.s, at(name, top).s);
+        const drop = at(name, 0).s.mean - at(name, top).s.mean;
+        return { name, d, drop };
+      });
+      const sf2Drop = sf2Clean.s.mean - sf2.s.mean;
+      const ok = parts.every((p) => p.d.beyond && p.d.delta > 0);
+      return {
+        ...base,
+        verdict: ok ? "reproduced" : "not reproduced",
+        evidence: `At noise ${top}: SphereFace2 minus ` +
+          parts.map((p) => `${p.name} ${pp(p.d.delta)}${p.d.beyond ? "*" : ""}`).join(", ") +
+          ` (* beyond the spread). Drop from noise 0 to ${top}: SphereFace2 ${sf2Drop.toFixed(1)} pp, ` +
+          parts.map((p) => `${p.name} ${p.drop.toFixed(1)} pp`).join(", ") + ".",
+      };
+    }
+  }
+}
+
+/** One verdict per family and dataset of the results (families missing from the results are skipped). */
+export function checkClaims(results: GridResults, experiments: readonly Experiment[]): ClaimCheck[] {
+  const out: ClaimCheck[] = [];
+  for (const dataset of results.datasets.map((d) => d.name)) {
+    const set = datasetSets(results, dataset)[0];
+    if (!set) continue;
+    const ctx: Ctx = { results, dataset, set, control: cellStat(results, dataset, CONTROL_CELL, set) };
+    for (const e of experiments) out.push(checkFamily(ctx, e));
+  }
+  return out;
+}
+
+/** The gradient-form comparison (detached vs through g, variant C) per dataset: the kit's own finding. */
+export function gradientFormFindings(results: GridResults, margins: Experiment): Finding[] {
+  const detachedRow = margins.rows.find((r) =>
+    r.head.type === "sphereface2" && r.head.variant === "C" &&
+    r.head.gradForm === "detached"
+  );
+  const throughRow = margins.rows.find((r) => r.head.type === "sphereface2" && r.head.gradForm === "through-g");
+  if (!detachedRow || !throughRow) return [];
+  const out: Finding[] = [];
+  for (const dataset of results.datasets.map((d) => d.name)) {
+    const set = datasetSets(results, dataset)[0];
+    const a = cellStat(results, dataset, cellId(throughRow.head, 0), set);
+    const b = cellStat(results, dataset, cellId(detachedRow.head, 0), set);
+    if (!a || !b) continue;
+    const d = difference(a, b);
+    out.push({
+      dataset,
+      set,
+      text:
+        `through g ${a.mean.toFixed(1)} ± ${a.std.toFixed(1)} vs detached ${b.mean.toFixed(1)} ± ${
+          b.std.toFixed(1)
+        }: ` +
+        `${pp(d.delta)}, ${d.beyond ? "beyond" : "within"} the seed-to-seed spread`,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,178 @@
+/**
+ * The plan of a profile without running it (`deno task reproduce --profile paper --dry-run`): the jobs, the data
+ * each dataset needs and whether it is there, and an estimate of time and memory from measured training steps
+ * of the profile's own backbone on the current backend.
+ *
+ * The estimate measures the step at two small batches b and 2b (a full batch of 512 at 112×112 would not fit a
+ * CPU run) and extrapolates linearly in the batch: time(B) = t(b) + (B − b)·(t(2b) − t(b))/b, and the same for
+ * the process's peak resident memory. On a GPU, pass the real batch to measure it directly.
+ *
+ * @example
+ * ```ts
+ * import { loadExperiments, loadProfile } from "./spec.ts";
+ * import { planProfile } from "./plan.ts";
+ * const plan = await planProfile("paper", await loadProfile("paper"), await loadExperiments(), { measure: false });
+ * console.log(plan.lines.join("\n"));
+ * ```
+ * @module
+ */
+import { benchTrain } from "../bench/train.ts";
+import { pathExists } from "../fs/paths.ts";
+import type { TrainConfig } from "../train/config.ts";
+import { CONTROL_CELL, planJobs } from "./jobs.ts";
+import type { Experiment, Profile } from "./spec.ts";
+
+export interface StepEstimate {
+  backend: string;
+  /** Batches measured. */
+  measured: Array<{ batch: number; stepSeconds: number; peakRssMB: number }>;
+  /** The config's batch. */
+  batch: number;
+  stepSeconds: number;
+  peakRssMB: number;
+  imagesPerSecond: number;
+}
+
+export interface PlanOptions {
+  /** Measure a step (default true). */
+  measure?: boolean;
+  /** Smallest measured batch (default 4); 2× is measured too. */
+  measureBatch?: number;
+  /** Steps timed per batch after one warm-up (default 2). */
+  measureSteps?: number;
+}
+
+export interface Plan {
+  jobs: number;
+  trainingJobs: number;
+  /** Data paths per dataset with their presence. */
+  data: Array<{ dataset: string; path: string; what: string; present: boolean }>;
+  estimate: StepEstimate | null;
+  /** Total training time of all jobs on one device (seconds), from the estimate. */
+  totalSeconds: number | null;
+  lines: string[];
+}
+
+/** Data a config reads, for the plan. */
+export function dataNeeds(config: TrainConfig): Array<{ path: string; what: string }> {
+  const d = config.data;
+  switch (d.kind) {
+    case "toy":
+      return [];
+    case "lfw-view1":
+      return [
+        { path: `${d.dir}/peopleDevTrain.txt`, what: "LFW-layout people list (training identities)" },
+        { path: `${d.dir}/pairsDevTest.txt`, what: "LFW-layout View 1 test pairs" },
+      ];
+    case "list":
+      return [
+        { path: d.root, what: "training images (pre-aligned, data.size square)" },
+        { path: d.list, what: "training list (`relative/path label` per line)" },
+        ...(d.valRoot ? [{ path: d.valRoot, what: "validation images" }] : []),
+        ...d.valPairs.map((p) => ({ path: p, what: "validation pair list (`label path0 path1`)" })),
+      ];
+  }
+}
+
+/** Measures the training step of `config`'s backbone at batches b and 2b and extrapolates to its batch. */
+export async function estimateStep(
+  config: TrainConfig,
+  classes: number,
+  options: PlanOptions = {},
+): Promise<StepEstimate> {
+  const m = config.model;
+  if (m.type !== "sfnet") throw new Error(`step estimate: only SFNet backbones are measured, got ${m.type}`);
+  const b = Math.min(options.measureBatch ?? 4, config.train.batchSize);
+  const batches = b * 2 <= config.train.batchSize ? [b, 2 * b] : [b];
+  const measured: StepEstimate["measured"] = [];
+  let backend = "";
+  for (const batch of batches) {
+    const r = await benchTrain({
+      depth: m.depth,
+      width: m.width,
+      size: m.inputSize,
+      batch,
+      classes,
+      warmup: 1,
+      steps: options.measureSteps ?? 2,
+    });
+    backend = r.backend;
+    measured.push({ batch, stepSeconds: r.stepSeconds, peakRssMB: r.peakRssMB });
+  }
+  const B = config.train.batchSize;
+  const extrapolate = (key: "stepSeconds" | "peakRssMB") => {
+    if (measured.length === 1) return measured[0][key] * (B / measured[0].batch);
+    const [a, c] = measured;
+    const slope = Math.max(0, (c[key] - a[key]) / (c.batch - a.batch));
+    return a[key] + slope * (B - a.batch);
+  };
+  const stepSeconds = extrapolate("stepSeconds");
+  return {
+    backend,
+    measured,
+    batch: B,
+    stepSeconds,
+    peakRssMB: extrapolate("peakRssMB"),
+    imagesPerSecond: B / stepSeconds,
+  };
+}
+
+const hours = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : `${(s / 60).toFixed(1)} min`);
+
+/** The plan of a profile: jobs, data, and (unless `measure: false`) the time and memory estimate. */
+export async function planProfile(
+  name: string,
+  profile: Profile,
+  experiments: readonly Experiment[],
+  options: PlanOptions & { workDir?: string; classes?: number } = {},
+): Promise<Plan> {
+  const jobs = await planJobs(profile, experiments, options.workDir ?? `results/experiments/${name}`);
+  const training = jobs.filter((j) => j.cell !== CONTROL_CELL);
+  const lines = [`profile ${name}: ${profile.description}`];
+  lines.push(
+    `jobs: ${jobs.length} (${training.length} training runs: ${new Set(training.map((j) => j.cell)).size} settings × ` +
+      `${profile.seeds.length} seeds × ${profile.datasets.length} dataset(s), plus ${
+        jobs.length - training.length
+      } random-init controls)`,
+  );
+  const data: Plan["data"] = [];
+  for (const d of profile.datasets) {
+    const config = jobs.find((j) => j.dataset.name === d.name)!.config;
+    const t = config.train, mdl = config.model;
+    lines.push(
+      `dataset ${d.name}: ${mdl.type}-${"depth" in mdl ? mdl.depth : ""} width ${"width" in mdl ? mdl.width : 1}, ` +
+        `${mdl.inputSize}×${mdl.inputSize}, batch ${t.batchSize}, ${t.steps} steps (lr ${t.lr}, milestones ${
+          t.milestones.join("/")
+        })`,
+    );
+    for (const need of dataNeeds(config)) {
+      const present = await pathExists(need.path);
+      data.push({ dataset: d.name, ...need, present });
+      lines.push(`  ${present ? "found  " : "MISSING"} ${need.path}: ${need.what}`);
+    }
+  }
+  let estimate: StepEstimate | null = null, totalSeconds: number | null = null;
+  if (options.measure ?? true) {
+    const config = training[0].config;
+    estimate = await estimateStep(config, options.classes ?? 8631, options);
+    totalSeconds = training.reduce((s, j) => s + j.config.train.steps, 0) * estimate.stepSeconds;
+    lines.push(
+      `measured on ${estimate.backend}: ` +
+        estimate.measured.map((m) =>
+          `batch ${m.batch}: ${m.stepSeconds.toFixed(3)} s/step, peak RSS ${m.peakRssMB.toFixed(0)} MB`
+        )
+          .join("; "),
+    );
+    lines.push(
+      `estimate at batch ${estimate.batch}: ${estimate.stepSeconds.toFixed(2)} s/step (${
+        estimate.imagesPerSecond.toFixed(1)
+      } img/s), ` +
+        `peak RSS ≈ ${(estimate.peakRssMB / 1024).toFixed(1)} GiB; all ${training.length} runs: ${
+          hours(totalSeconds)
+        } on one such device`,
+    );
+  }
+  const missing = data.filter((d) => !d.present);
+  if (missing.length) lines.push(`${missing.length} data path(s) missing: the grid cannot run until they exist.`);
+  return { jobs: jobs.length, trainingJobs: training.length, data, estimate, totalSeconds, lines };
+}
