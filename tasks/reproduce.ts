@@ -23,7 +23,8 @@ import { checkClaims } from "../lib/experiments/claims.ts";
 import { type GridResults, runGrid } from "../lib/experiments/grid.ts";
 import { planProfile } from "../lib/experiments/plan.ts";
 import { readReference, referencePath, writeResults } from "../lib/experiments/reference.ts";
-import { loadExperiments, loadProfile, profileNames } from "../lib/experiments/spec.ts";
+import { investigationsOf, loadExperiments, loadProfile, profileNames } from "../lib/experiments/spec.ts";
+import { experimentsIn } from "../lib/experiments/summary.ts";
 import { type Block, toHtml, toMarkdown } from "../lib/report/document.ts";
 import { experimentsSection } from "../lib/report/experiments_report.ts";
 import { lossFigures } from "../lib/report/loss_figures.ts";
@@ -132,6 +133,14 @@ await runTask(async () => {
   }
   // smoke also shows the committed cpu reference: the numbers that mean something.
   const cpuReference = flags.profile === "smoke" && !flags.skipExperiments ? await readReference("cpu") : null;
+  // Follow-ups of the cpu grid (longer budgets), shown after it when committed.
+  const investigations: GridResults[] = [];
+  if (cpuReference || (flags.profile === "cpu" && grid)) {
+    for (const name of await investigationsOf("cpu")) {
+      const r = await readReference(name);
+      if (r) investigations.push(r);
+    }
+  }
 
   console.error(`reproduce: profile ${flags.profile}: loss analyses on ${flags.points} points`);
   const analyses = lossAnalyses({ points: flags.points });
@@ -203,8 +212,11 @@ await runTask(async () => {
         "Trained experiments: the kit's reproduction of the paper's Section 3 (committed `cpu` reference)",
       ]);
     }
+    for (const r of investigations) {
+      sections.push([r, r.profile, `Investigation (profile \`${r.profile}\`, a follow-up of \`cpu\`)`]);
+    }
     for (const [results, prefix, title] of sections) {
-      const s = experimentsSection(results, experiments, { prefix, title });
+      const s = experimentsSection(results, experimentsIn(results, experiments), { prefix, title });
       for (const f of s.figures) await writeFileIn(dir, `figures/${f.file}`, f.svg);
       blocks.push(...s.blocks);
       await writeFileIn(dir, `experiments-${prefix}.json`, formatJson(results));

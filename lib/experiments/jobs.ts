@@ -253,6 +253,16 @@ export interface RunJobOptions {
   keepCheckpoint?: boolean;
 }
 
+/** Whether the run folder's checkpoint was written for this job's config (run.json holds the config). */
+async function checkpointMatches(job: Job): Promise<boolean> {
+  try {
+    const run = JSON.parse(await Deno.readTextFile(`${job.runDir}/${RUN_FILES.run}`)) as { config?: unknown };
+    return (await configHash(parseTrainConfig(run.config, RUN_FILES.run))) === job.configHash;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs (or resumes) one job and writes its record; a finished job is read back instead. */
 export async function runJob(job: Job, options: RunJobOptions = {}): Promise<JobRecord> {
   const done = await readRecord(job);
@@ -284,6 +294,10 @@ export async function runJob(job: Job, options: RunJobOptions = {}): Promise<Job
     }
   } else {
     const checkpoint = `${job.runDir}/${RUN_FILES.checkpoint}`;
+    if (await pathExists(checkpoint) && !(await checkpointMatches(job))) {
+      // Left by a run of an earlier version of this cell's config: start over rather than refuse to resume.
+      await Deno.remove(checkpoint);
+    }
     let diverged: string | null = null;
     let steps = 0, finalLoss: number | null = null, imagesPerSecond: number | null = null;
     try {

@@ -71,6 +71,8 @@ export const ProfileSchema = z.strictObject({
   datasets: z.array(DatasetSchema).min(1),
   /** Families to run (default: all). */
   families: z.array(z.enum(FAMILIES)).default([...FAMILIES]),
+  /** A follow-up of that profile (e.g. a longer budget): its committed results appear in that profile's report. */
+  investigates: z.string().optional(),
 });
 export type Profile = z.output<typeof ProfileSchema>;
 
@@ -113,6 +115,12 @@ export async function profileNames(dir = EXPERIMENTS_DIR): Promise<string[]> {
   return Object.keys(await readJson(`${dir}/profiles.json`) as object);
 }
 
+/** Names of the profiles that investigate `profile` (their `investigates` field), in file order. */
+export async function investigationsOf(profile: string, dir = EXPERIMENTS_DIR): Promise<string[]> {
+  const all = ProfilesSchema.parse(await readJson(`${dir}/profiles.json`));
+  return Object.entries(all).filter(([, p]) => p.investigates === profile).map(([name]) => name);
+}
+
 /** Reads one profile of `profiles.json`. */
 export async function loadProfile(name: string, dir = EXPERIMENTS_DIR): Promise<Profile> {
   const file = `${dir}/profiles.json`;
@@ -134,6 +142,9 @@ export function cellId(head: HeadConfig, noise: number): string {
     parts.push(`t${fmt(h.t as number)}`);
     if (h.lw !== 10) parts.push(`lw${fmt(h.lw as number)}`);
     if (h.gradForm === "through-g") parts.push("through-g");
+    // The angle clipping of A/M (ICLR branch: 1e-8, 3.14): a row that changes it is another cell.
+    if (h.angleEps !== 1e-5) parts.push(`eps${fmt(h.angleEps as number)}`);
+    if (h.angleMax !== 3.14159) parts.push(`amax${fmt(h.angleMax as number)}`);
   } else {
     for (const k of ["s", "m"]) if (typeof h[k] === "number") parts.push(`${k}${fmt(h[k] as number)}`);
     if (h.bias === false) parts.push("nobias");

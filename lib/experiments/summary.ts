@@ -53,6 +53,11 @@ export function difference(a: Stat, b: Stat): Difference {
 /** The main metric of the tables: 10-fold accuracy (insightface/LFW protocol). */
 export const PRIMARY_METRIC = METRIC_KEYS.tenFoldAcc;
 
+/** The experiments whose every row was trained in `results` (a profile may run only some families). */
+export function experimentsIn(results: GridResults, experiments: readonly Experiment[]): Experiment[] {
+  return experiments.filter((e) => e.rows.every((r) => cellId(r.head, r.noise) in results.cells));
+}
+
 /** The records of one cell on one dataset. */
 export function cellRecords(results: GridResults, dataset: string, cell: string): JobRecord[] {
   return results.records.filter((r) => r.dataset === dataset && r.cell === cell);

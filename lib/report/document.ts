@@ -13,6 +13,7 @@
  */
 import { type Align, type Cell, markdownTable } from "./markdown.ts";
 import type { Figure } from "./loss_figures.ts";
+import { escapeHtml } from "../notebook/display.ts";
 
 export type Block =
   | { kind: "heading"; level: 1 | 2 | 3 | 4; text: string }
@@ -48,11 +49,6 @@ export function toMarkdown(blocks: readonly Block[], figureDir = "figures"): str
     }
   }
   return out.join("\n\n") + "\n";
-}
-
-/** Escapes text for HTML. */
-export function escapeHtml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
 /** Escaped text with `code` and **bold** turned into tags. */
@@ -110,6 +106,12 @@ export function markdownToHtml(
 
 /** One standalone HTML page (no external files), figures inlined. */
 export function toHtml(blocks: readonly Block[], title: string): string {
+  return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>` +
+    `<style>${STYLE}</style></head><body>\n${blocksHtml(blocks)}\n</body></html>\n`;
+}
+
+/** The HTML of some blocks (a fragment: what {@link toHtml} puts in the page's body; notebooks show it inline). */
+export function blocksHtml(blocks: readonly Block[]): string {
   const body: string[] = [];
   for (const b of blocks) {
     switch (b.kind) {
@@ -139,6 +141,5 @@ export function toHtml(blocks: readonly Block[], title: string): string {
         body.push(b.html ?? markdownToHtml(b.markdown, b.svgFor));
     }
   }
-  return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>` +
-    `<style>${STYLE}</style></head><body>\n${body.join("\n")}\n</body></html>\n`;
+  return body.join("\n");
 }

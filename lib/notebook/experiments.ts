@@ -1,0 +1,116 @@
+/**
+ * What the experiment notebooks (05–08) call: their results, read from the committed reference by default or
+ * retrained on a profile's grid (restricted to the notebook's families), and one display per family and dataset
+ * (the report's table, figure and verdict, inline). The notebooks stay thin; the logic is the report's.
+ *
+ * @example
+ * ```ts
+ * import { experimentResults, familyDisplay } from "./experiments.ts";
+ * const { results, experiments } = await experimentResults(["lambda", "t"], { source: "reference", profile: "cpu" });
+ * familyDisplay(results, experiments[0], "synthetic"); // in a cell: table, figure, verdict
+ * ```
+ * @module
+ */
+import { z } from "zod";
+import { checkClaims, type ClaimCheck, gradientFormFindings } from "../experiments/claims.ts";
+import { type GridResults, runGrid } from "../experiments/grid.ts";
+import { readReference, referencePath } from "../experiments/reference.ts";
+import { type Experiment, type Family, loadExperiments, loadProfile } from "../experiments/spec.ts";
+import { experimentPlot } from "../plots/experiment_plots.ts";
+import { renderSvg } from "../plots/svg.ts";
+import { type Block, blocksHtml, toMarkdown } from "../report/document.ts";
+import { experimentTableBlock } from "../report/experiments_report.ts";
+import { DEFAULT_CACHE_DIR } from "./cache.ts";
+import { type Displayable, displayable } from "./display.ts";
+
+/** The parameters every experiment notebook takes (spread them into its schema). */
+export const experimentParamsShape = {
+  /** `reference`: the committed results of `experimentsProfile`; `retrain`: train its grid now. */
+  experimentsSource: z.enum(["reference", "retrain"]).default("reference"),
+  /** Profile of configs/experiments/profiles.json: `cpu` (committed reference), `smoke` (minutes). */
+  experimentsProfile: z.string().default("cpu"),
+  /** Where a retrained grid keeps its runs (resumable); default under the notebook cache. */
+  experimentsWorkDir: z.string().optional(),
+};
+export const ExperimentParams = z.object(experimentParamsShape);
+export type ExperimentParamsValue = z.output<typeof ExperimentParams>;
+
+export interface NotebookExperiments {
+  results: GridResults;
+  experiments: Experiment[];
+  /** Where the numbers came from, for the notebook's text. */
+  source: string;
+  claims: ClaimCheck[];
+}
+
+/** The notebook's families: committed results, or a (resumable) retraining of the profile's grid. */
+export async function experimentResults(
+  families: readonly Family[],
+  params: { source: "reference" | "retrain"; profile: string; workDir?: string; log?: (line: string) => void },
+): Promise<NotebookExperiments> {
+  const experiments = await loadExperiments(undefined, families);
+  let results: GridResults;
+  let source: string;
+  if (params.source === "reference") {
+    const ref = await readReference(params.profile);
+    if (!ref) {
+      throw new Error(
+        `no committed results at ${referencePath(params.profile)}: set experimentsSource "retrain" to train them`,
+      );
+    }
+    results = ref;
+    source = `the committed reference ${referencePath(params.profile).replace(/^.*\/data\//, "data/")}`;
+  } else {
+    const profile = { ...(await loadProfile(params.profile)), families: [...families] };
+    const workDir = params.workDir ?? `${DEFAULT_CACHE_DIR}experiments-${params.profile}`;
+    const out = await runGrid(params.profile, profile, experiments, { workDir, log: params.log ?? console.log });
+    if (!out.results) throw new Error(`grid ${params.profile}: ${out.missing} jobs without results`);
+    results = out.results;
+    source = `a grid trained just now (profile ${params.profile}, runs in ${workDir})`;
+  }
+  return { results, experiments, source, claims: checkClaims(results, experiments) };
+}
+
+/** One family on one dataset, as the report shows it: table, figure (mean ± std, seeds, control) and verdict. */
+export function familyDisplay(results: GridResults, experiment: Experiment, dataset: string): Displayable {
+  const plot = experimentPlot(results, experiment, dataset, { idPrefix: `${experiment.family}_${dataset}` });
+  const svg = renderSvg(plot);
+  const claim = checkClaims(results, [experiment]).find((c) => c.dataset === dataset);
+  const blocks: Block[] = [
+    { kind: "heading", level: 4, text: `${experiment.family} — ${dataset}` },
+    experimentTableBlock(results, experiment, dataset),
+    {
+      kind: "figure",
+      figure: {
+        file: `${experiment.family}_${dataset}.svg`,
+        title: plot.heading ?? "",
+        caption: "mean ± std over seeds (bars), each seed (faint dots), random init (dashed)",
+        svg,
+      },
+    },
+  ];
+  if (claim) blocks.push({ kind: "paragraph", text: `**Verdict: ${claim.verdict}.** ${claim.evidence}` });
+  if (experiment.family === "margins") {
+    for (const f of gradientFormFindings(results, experiment).filter((f) => f.dataset === dataset)) {
+      blocks.push({ kind: "paragraph", text: `**Gradient forms (the kit's finding).** ${f.text}.` });
+    }
+  }
+  const md = toMarkdown(blocks.filter((b) => b.kind !== "figure"));
+  return displayable({ "text/html": blocksHtml(blocks), "text/markdown": md, "text/plain": md });
+}
+
+/** Where the results came from: profile, machine, backend, commits, cost, seeds. */
+export function provenance(r: NotebookExperiments): Displayable {
+  const res = r.results;
+  const text = `Results from ${r.source}: profile \`${res.profile}\` (${res.description}) on ${res.machine}, ` +
+    `backend \`${res.backend}\`, kit commit ${res.kitCommits.map((c) => `\`${c.slice(0, 12)}\``).join(", ")}, ` +
+    `${res.records.length} jobs, seeds ${res.seeds.join(", ")}.`;
+  return displayable({ "text/markdown": text, "text/plain": text });
+}
+
+/** Verdicts of the notebook's families as key numbers: `{family: {dataset: verdict}}`. */
+export function verdictNumbers(claims: readonly ClaimCheck[]): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const c of claims) (out[c.family] ??= {})[c.dataset] = c.verdict;
+  return out;
+}
