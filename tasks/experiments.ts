@@ -1,6 +1,6 @@
 /**
  * `deno task experiments [--profile cpu] [--shard I/N] [--recompute] [--work results/experiments/PROFILE]
- * [--results FILE] [--backend NAME]`: trains a profile's grid of the paper's experiments (configs/experiments/),
+ * [--results FILE] [--data DIR] [--backend NAME]`: trains a profile's grid of the paper's experiments (configs/experiments/),
  * resumable (rerun the same command after a kill) and splittable (`--shard 1/2` and `--shard 2/2` in two
  * processes; set OMP_NUM_THREADS=1 for each on a 2-core machine). When every job of the grid has a record, the
  * results file is written (default: the committed reference, data/reference/experiments-PROFILE.json).
@@ -9,19 +9,25 @@
  * @module
  */
 import { z } from "zod";
-import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
+import { backendFlag, parseFlags, runTask, shardFlag, startBackend, UsageError } from "../lib/cli/flags.ts";
 import { runGrid } from "../lib/experiments/grid.ts";
 import { referencePath, writeResults } from "../lib/experiments/reference.ts";
-import { loadExperiments, loadProfile } from "../lib/experiments/spec.ts";
+import { loadExperiments, loadProfile, profileNames } from "../lib/experiments/spec.ts";
+
+const PROFILES = await profileNames();
 
 const Flags = z.strictObject({
   backend: backendFlag,
-  profile: z.string().default("cpu"),
-  shard: z.string().regex(/^\d+\/\d+$/, "expected I/N, e.g. 1/2").optional(),
+  profile: z.string().default("cpu").refine((p) => PROFILES.includes(p), {
+    error: (issue) => `unknown profile ${JSON.stringify(issue.input)}; allowed: ${PROFILES.join(", ")}`,
+  }),
+  shard: shardFlag,
   recompute: z.boolean().default(false),
   work: z.string().optional(),
   results: z.string().optional(),
   quiet: z.boolean().default(false),
+  /** Folder of the synthetic faces for the profile's synthetic datasets (generated there when absent). */
+  data: z.string().min(1).optional(),
 });
 
 await runTask(async () => {
@@ -30,10 +36,12 @@ await runTask(async () => {
   const backend = await startBackend(flags.backend);
   const profile = await loadProfile(flags.profile);
   const experiments = await loadExperiments(undefined, profile.families);
-  const shard = flags.shard?.split("/").map(Number) as [number, number] | undefined;
+  if (flags.data) {
+    for (const d of profile.datasets) if (d.synthetic) d.overrides = [...d.overrides, `--data.dir=${flags.data}`];
+  }
   const out = await runGrid(flags.profile, profile, experiments, {
     workDir: flags.work ?? `results/experiments/${flags.profile}`,
-    shard,
+    shard: flags.shard,
     recompute: flags.recompute,
     quiet: flags.quiet,
     backend: backend.name,

@@ -18,7 +18,7 @@
  */
 import { z } from "zod";
 import { lossAnalyses } from "../lib/analysis/loss_terms.ts";
-import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
+import { backendFlag, parseFlags, runTask, shardFlag, startBackend, UsageError } from "../lib/cli/flags.ts";
 import { checkClaims } from "../lib/experiments/claims.ts";
 import { type GridResults, runGrid } from "../lib/experiments/grid.ts";
 import { planProfile } from "../lib/experiments/plan.ts";
@@ -32,7 +32,7 @@ import { lossReport } from "../lib/report/loss_report.ts";
 import { runMetadata } from "../lib/report/metadata.ts";
 import { trainingFigures, trainingSection } from "../lib/report/training_report.ts";
 import { formatJson, writeDirAtomic, writeFileIn } from "../lib/report/write.ts";
-import { writeSyntheticDataset } from "../lib/data/synthetic.ts";
+import { ensureSyntheticDataset } from "../lib/data/synthetic.ts";
 import { pathExists } from "../lib/fs/paths.ts";
 import { loadTrainConfig } from "../lib/train/config.ts";
 import { trainAndEvaluate } from "../lib/train/experiment.ts";
@@ -51,7 +51,7 @@ const Flags = z.strictObject({
   /** Loss analyses (and smoke's single training) only. */
   skipExperiments: z.boolean().default(false),
   dryRun: z.boolean().default(false),
-  shard: z.string().regex(/^\d+\/\d+$/, "expected I/N, e.g. 1/2").optional(),
+  shard: shardFlag,
   work: z.string().optional(),
   points: z.coerce.number().int().min(3).max(100_001).default(201),
   trainSteps: z.coerce.number().int().min(0).max(10_000_000).default(SMOKE.steps),
@@ -112,7 +112,7 @@ await runTask(async () => {
     const scratch = flags.profile === "smoke" && !flags.work ? await Deno.makeTempDir({ prefix: "sf2-smoke-" }) : null;
     const outcome = await runGrid(flags.profile, profile, experiments, {
       workDir: flags.work ?? scratch ?? `results/experiments/${flags.profile}`,
-      shard: flags.shard?.split("/").map(Number) as [number, number] | undefined,
+      shard: flags.shard,
       recompute: flags.recompute,
       backend: backend.name,
     }).finally(() => scratch && Deno.remove(scratch, { recursive: true }));
@@ -152,7 +152,7 @@ await runTask(async () => {
     : null;
   if (config && !(await pathExists(`${flags.data}/pairs.txt`))) {
     console.error(`reproduce: generating the embedded synthetic face dataset into ${flags.data}`);
-    await writeSyntheticDataset(flags.data);
+    await ensureSyntheticDataset(flags.data);
   }
 
   console.error(`reproduce: writing ${flags.out}`);

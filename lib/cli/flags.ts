@@ -102,3 +102,14 @@ export async function runTask(main: () => Promise<number | void>): Promise<never
     Deno.exit(1);
   }
 }
+
+/** `--shard I/N` (1 ≤ I ≤ N): which share of a job list this process runs; parsed to `[I, N]`. */
+export const shardFlag = z.string().optional().transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(v);
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) {
+    ctx.addIssue({ code: "custom", message: `expected I/N with 1 ≤ I ≤ N, e.g. 1/2; got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return [Number(m[1]), Number(m[2])] as [number, number];
+});

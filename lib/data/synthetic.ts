@@ -26,7 +26,7 @@
  */
 import { Resvg } from "@resvg/resvg-js";
 import { type FaceConfig, faceToSvgString, generate } from "facesjs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { encodeJpeg, type RgbImage } from "./image.ts";
 import { formatLandmarkFile, LFW_LANDMARK_FRAME } from "./landmarks.ts";
 import { type ImageRef, lfwRelativePath } from "./lfw.ts";
@@ -430,4 +430,39 @@ export async function writeSyntheticDataset(dir: string, options: SyntheticOptio
     },
     seconds: Math.max(seconds, (performance.now() - started) / 1000),
   };
+}
+
+/**
+ * The synthetic dataset in `dir`, generated once even when several processes ask at the same time (tests and
+ * notebooks running in parallel on a fresh checkout): the first takes a lock (`<dir>.lock`, created atomically)
+ * and generates; the others wait for `pairs.txt` to appear. A lock left by a killed process is taken over after
+ * `staleMs`. Returns whether this call generated the dataset.
+ */
+export async function ensureSyntheticDataset(
+  dir: string,
+  options: SyntheticOptions & { staleMs?: number; pollMs?: number } = {},
+): Promise<boolean> {
+  const done = () => Deno.stat(join(dir, "pairs.txt")).then(() => true, () => false);
+  const lock = `${dir.replace(/\/+$/, "")}.lock`;
+  const staleMs = options.staleMs ?? 10 * 60_000;
+  while (!(await done())) {
+    try {
+      await Deno.mkdir(dirname(lock), { recursive: true });
+      await Deno.mkdir(lock);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      const age = await Deno.stat(lock).then((s) => Date.now() - (s.mtime?.getTime() ?? Date.now()), () => 0);
+      if (age > staleMs) await Deno.remove(lock, { recursive: true }).catch(() => {});
+      else await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
+      continue;
+    }
+    try {
+      if (await done()) return false;
+      await writeSyntheticDataset(dir, options);
+      return true;
+    } finally {
+      await Deno.remove(lock, { recursive: true }).catch(() => {});
+    }
+  }
+  return false;
 }

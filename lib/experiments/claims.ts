@@ -215,7 +215,10 @@ export function gradientFormFindings(results: GridResults, margins: Experiment):
         `through g ${a.mean.toFixed(1)} ± ${a.std.toFixed(1)} vs detached ${b.mean.toFixed(1)} ± ${
           b.std.toFixed(1)
         }: ` +
-        `${pp(d.delta)}, ${d.beyond ? "beyond" : "within"} the seed-to-seed spread`,
+        `${pp(d.delta)}, ` +
+        (a.n < 2 || b.n < 2
+          ? "one seed: no spread to compare with"
+          : `${d.beyond ? "beyond" : "within"} the seed-to-seed spread`),
     });
   }
   return out;

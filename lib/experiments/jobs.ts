@@ -28,7 +28,7 @@ import { sha256Hex } from "../train/checkpoint.ts";
 import { loadTrainedModel } from "../train/restore.ts";
 import { deriveSeed } from "../train/rng.ts";
 import { type DatasetSpec, distinctCells, type Experiment, type Profile } from "./spec.ts";
-import { writeSyntheticDataset } from "../data/synthetic.ts";
+import { ensureSyntheticDataset } from "../data/synthetic.ts";
 
 /** The cell id of the random-initialisation control. */
 export const CONTROL_CELL = "random-init";
@@ -241,7 +241,7 @@ export async function prepareDataset(dataset: DatasetSpec, config: TrainConfig, 
   if (!dataset.synthetic || config.data.kind !== "lfw-view1") return;
   if (await pathExists(`${config.data.dir}/pairs.txt`)) return;
   if (!quiet) console.error(`experiments: generating the embedded synthetic face dataset into ${config.data.dir}`);
-  await writeSyntheticDataset(config.data.dir);
+  await ensureSyntheticDataset(config.data.dir, { quiet });
 }
 
 export interface RunJobOptions {
@@ -298,14 +298,18 @@ export async function runJob(job: Job, options: RunJobOptions = {}): Promise<Job
       // Left by a run of an earlier version of this cell's config: start over rather than refuse to resume.
       await Deno.remove(checkpoint);
     }
+    const resume = await pathExists(checkpoint);
+    // A fresh start must not append to the log of an earlier, stale run of this folder.
+    if (!resume) await Deno.remove(`${job.runDir}/${RUN_FILES.log}`).catch(() => {});
     let diverged: string | null = null;
     let steps = 0, finalLoss: number | null = null, imagesPerSecond: number | null = null;
     try {
+      // The job verifies once, after training (below, with 10-fold and View 2): no validation inside the loop.
       const r = await trainRun(job.config, {
         outDir: job.runDir,
-        resume: await pathExists(checkpoint),
+        resume,
         quiet: true,
-        data,
+        data: { ...data, validation: [] },
       });
       steps = r.steps;
       finalLoss = r.finalLoss;

@@ -5,7 +5,7 @@
  * Both are zod-validated; errors name the file and the field.
  *
  * A row's training setup (head + noise) is a *cell*; cells shared between families (the paper's default
- * SphereFace2 appears in four of them) are trained once per dataset and seed.
+ * SphereFace2 appears in every one of them) are trained once per dataset and seed.
  *
  * @example
  * ```ts

@@ -21,6 +21,11 @@ export const CACHE_DIR_ENV = "SF2_CACHE_DIR";
 /** The default cache folder, inside the (git-ignored) results folder of the kit. */
 export const DEFAULT_CACHE_DIR = new URL("../../results/cache/notebooks/", import.meta.url).pathname;
 
+/** The cache folder in force: {@link CACHE_DIR_ENV} when set, else {@link DEFAULT_CACHE_DIR}. */
+export function cacheDir(): string {
+  return envFlag(CACHE_DIR_ENV) ?? DEFAULT_CACHE_DIR;
+}
+
 export interface CacheOptions {
   /** Ignore a stored entry and compute again (default: {@link RECOMPUTE_ENV}). */
   recompute?: boolean;
@@ -57,7 +62,7 @@ export async function cached<T>(
 ): Promise<Cached<T>> {
   if (!/^[\w.-]+$/.test(name)) throw new Error(`cached: name must be letters, digits, . _ -; got ${name}`);
   const recompute = options.recompute ?? /^(1|true|yes)$/i.test(envFlag(RECOMPUTE_ENV) ?? "");
-  const dir = options.dir ?? envFlag(CACHE_DIR_ENV) ?? DEFAULT_CACHE_DIR;
+  const dir = options.dir ?? cacheDir();
   const path = join(dir, `${name}-${await digest(JSON.stringify(inputs) ?? "null")}.json`);
   if (!recompute) {
     try {

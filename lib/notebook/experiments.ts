@@ -14,13 +14,16 @@
 import { z } from "zod";
 import { checkClaims, type ClaimCheck, gradientFormFindings } from "../experiments/claims.ts";
 import { type GridResults, runGrid } from "../experiments/grid.ts";
+import { experimentsIn } from "../experiments/summary.ts";
 import { readReference, referencePath } from "../experiments/reference.ts";
 import { type Experiment, type Family, loadExperiments, loadProfile } from "../experiments/spec.ts";
 import { experimentPlot } from "../plots/experiment_plots.ts";
 import { renderSvg } from "../plots/svg.ts";
 import { type Block, blocksHtml, toMarkdown } from "../report/document.ts";
 import { experimentTableBlock } from "../report/experiments_report.ts";
-import { DEFAULT_CACHE_DIR } from "./cache.ts";
+import * as tf from "@tensorflow/tfjs";
+import { join, resolve } from "node:path";
+import { cacheDir } from "./cache.ts";
 import { type Displayable, displayable } from "./display.ts";
 
 /** The parameters every experiment notebook takes (spread them into its schema). */
@@ -33,6 +36,8 @@ export const experimentParamsShape = {
   experimentsWorkDir: z.string().optional(),
 };
 export const ExperimentParams = z.object(experimentParamsShape);
+
+const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 export type ExperimentParamsValue = z.output<typeof ExperimentParams>;
 
 export interface NotebookExperiments {
@@ -59,11 +64,30 @@ export async function experimentResults(
       );
     }
     results = ref;
+    const present = experimentsIn(ref, experiments).map((e) => e.family);
+    const absent = families.filter((f) => !present.includes(f));
+    if (absent.length) {
+      throw new Error(
+        `${referencePath(params.profile)} has no results for ${absent.join(", ")}: choose another profile`,
+      );
+    }
     source = `the committed reference ${referencePath(params.profile).replace(/^.*\/data\//, "data/")}`;
   } else {
     const profile = { ...(await loadProfile(params.profile)), families: [...families] };
-    const workDir = params.workDir ?? `${DEFAULT_CACHE_DIR}experiments-${params.profile}`;
-    const out = await runGrid(params.profile, profile, experiments, { workDir, log: params.log ?? console.log });
+    const workDir = resolve(params.workDir ?? join(cacheDir(), `experiments-${params.profile}`));
+    // Profiles name configs and data folders relative to the kit's root; a notebook's kernel runs in notebooks/.
+    const here = Deno.cwd();
+    Deno.chdir(REPO_ROOT);
+    let out;
+    try {
+      out = await runGrid(params.profile, profile, experiments, {
+        workDir,
+        log: params.log ?? console.log,
+        backend: tf.getBackend(),
+      });
+    } finally {
+      Deno.chdir(here);
+    }
     if (!out.results) throw new Error(`grid ${params.profile}: ${out.missing} jobs without results`);
     results = out.results;
     source = `a grid trained just now (profile ${params.profile}, runs in ${workDir})`;

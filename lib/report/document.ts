@@ -70,7 +70,13 @@ export function markdownToHtml(
   markdown: string,
   svgFor: (src: string) => string | undefined = () => undefined,
 ): string {
-  const inline = (t: string) => inlineHtml(t).replace(/(^|[^*])\*([^*\s][^*]*)\*/g, "$1<em>$2</em>");
+  // Italics only outside code spans: `a*b*` stays literal.
+  const inline = (t: string) =>
+    t.split(/(`[^`]+`)/).map((part, k) =>
+      k % 2
+        ? `<code>${escapeHtml(part.slice(1, -1))}</code>`
+        : inlineHtml(part).replace(/(^|[^*])\*([^*\s][^*]*)\*/g, "$1<em>$2</em>")
+    ).join("");
   const out: string[] = [];
   for (const chunk of markdown.split(/\n\s*\n/)) {
     const text = chunk.trim();

@@ -1,9 +1,18 @@
 import assert from "node:assert/strict";
 import { executeNotebook, listNotebooks, NotebookError, selectNotebooks } from "../../lib/notebook/runner.ts";
 
-const NAMES = ["01_softmax_to_binary", "02_sphereface2_loss", "03_geometry_and_thresholds", "04_model_parallel"];
+const NAMES = [
+  "01_softmax_to_binary",
+  "02_sphereface2_loss",
+  "03_geometry_and_thresholds",
+  "04_model_parallel",
+  "05_ablations",
+  "06_loss_comparison",
+  "07_margins_and_gradient_forms",
+  "08_label_noise",
+];
 
-Deno.test("listNotebooks / selectNotebooks: the four sections, by name or unique prefix", async () => {
+Deno.test("listNotebooks / selectNotebooks: the eight notebooks, by name or unique prefix", async () => {
   const all = await listNotebooks();
   assert.deepEqual(all.map((n) => n.name), NAMES);
   assert.deepEqual(selectNotebooks(all, []).map((n) => n.name), NAMES);

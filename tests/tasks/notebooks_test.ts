@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
+import { VERDICTS } from "../../lib/experiments/claims.ts";
+import { distinctCells, type Family, loadExperiments, loadProfile } from "../../lib/experiments/spec.ts";
 import { lastLine, runDeno } from "../shared.ts";
 
-/** Small settings shared by the notebooks (each ignores the keys it does not use; 04's start with `parallel`). */
+/**
+ * Small settings shared by the notebooks (each ignores the keys it does not use; 04's start with `parallel`, 05–08's
+ * with `experiments`: they retrain their families on the smoke grid).
+ */
 const SMALL = {
   steps: 80,
   points: 41,
@@ -15,20 +20,32 @@ const SMALL = {
   parallelDim: 32,
   parallelWarmup: 1,
   parallelSteps: 1,
+  experimentsSource: "retrain",
+  experimentsProfile: "smoke",
 };
+
+/** Jobs of the smoke grid restricted to some families: (distinct cells + the random-init control) × seeds × datasets. */
+async function smokeRecords(families: Family[]): Promise<number> {
+  const profile = await loadProfile("smoke");
+  const cells = distinctCells(await loadExperiments(undefined, families)).length;
+  return (cells + 1) * profile.seeds.length * profile.datasets.length;
+}
 
 Deno.test("deno task notebooks: all notebooks execute headless; results folders and key numbers", async () => {
   const root = await Deno.makeTempDir();
   try {
     const out = `${root}/notebooks`;
+    // The grid's default work folder is under DEFAULT_CACHE_DIR, which does not follow SF2_CACHE_DIR: keep the runs
+    // in the temporary folder (shared by 05–08, so cells common to several families train once).
+    const params = { ...SMALL, experimentsWorkDir: `${root}/cache/experiments-smoke` };
     const r = await runDeno(
-      ["tasks/notebooks.ts", "--out", out, "--params", JSON.stringify(SMALL)],
+      ["tasks/notebooks.ts", "--out", out, "--params", JSON.stringify(params)],
       { SF2_CACHE_DIR: `${root}/cache` },
     );
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const summary = JSON.parse(lastLine(r.stdout));
     assert.deepEqual(summary.failed, []);
-    assert.equal(summary.notebooks.length, 4);
+    assert.equal(summary.notebooks.length, 8);
     const read = async (name: string) => {
       for (const f of [`${name}.ipynb`, `${name}.html`, "key_numbers.json"]) await Deno.stat(`${out}/${name}/${f}`);
       return JSON.parse(await Deno.readTextFile(`${out}/${name}/key_numbers.json`));
@@ -87,6 +104,87 @@ Deno.test("deno task notebooks: all notebooks execute headless; results folders 
     assert.ok(m8.differencePercentOfStep.pcie > 0 && m8.differencePercentOfStep.pcie < 1, JSON.stringify(m8));
     assert.equal(k4.quotedAnchor.quoted55M, 1389);
     assert.ok(k4.quotedAnchor.relativeError < 0.01);
+
+    // 05–08: each retrains its families on the smoke grid (one seed: every verdict is allowed, none is beyond a spread).
+    const smoke = await loadProfile("smoke");
+    const datasets = smoke.datasets.map((d) => d.name);
+    const experiments = Object.fromEntries((await loadExperiments()).map((e) => [e.family, e]));
+    const isAccuracy = (v: unknown) => typeof v === "number" && v >= 0 && v <= 100;
+    const checkExperimentNotebook = async (name: string, families: Family[]) => {
+      const k = await read(name);
+      assert.equal(k.profile, "smoke", name);
+      assert.equal(k.records, await smokeRecords(families), `${name}: records`);
+      assert.deepEqual(k.seeds, smoke.seeds, name);
+      assert.deepEqual(Object.keys(k.verdicts).sort(), [...families].sort(), `${name}: verdict families`);
+      for (const family of families) {
+        assert.deepEqual(Object.keys(k.verdicts[family]).sort(), [...datasets].sort(), `${name}: ${family} datasets`);
+        for (const v of Object.values(k.verdicts[family])) {
+          assert.ok((VERDICTS as readonly unknown[]).includes(v), `${name}: ${family}: verdict ${v}`);
+        }
+      }
+      for (const d of datasets) assert.ok(isAccuracy(k.control[d]), `${name}: control on ${d}: ${k.control[d]}`);
+      return k;
+    };
+    /** Every row of the family has a primary-metric mean on every dataset. */
+    const checkRowMeans = (means: Record<string, Record<string, unknown>>, family: Family) => {
+      for (const d of datasets) {
+        assert.deepEqual(Object.keys(means[d]).sort(), experiments[family].rows.map((r) => r.label).sort(), family);
+        for (const [label, v] of Object.entries(means[d])) assert.ok(isAccuracy(v), `${family} ${label}: ${v}`);
+      }
+    };
+
+    const k5 = await checkExperimentNotebook("05_ablations", ["lambda", "t"]);
+    checkRowMeans(k5.lambdaMeans, "lambda");
+    checkRowMeans(k5.tMeans, "t");
+    for (const d of datasets) {
+      assert.ok(experiments.lambda.rows.some((r) => r.x === k5.bestLambda[d]), `best λ ${k5.bestLambda[d]}`);
+      assert.ok(experiments.t.rows.some((r) => r.x === k5.bestT[d]), `best t ${k5.bestT[d]}`);
+    }
+
+    const k6 = await checkExperimentNotebook("06_loss_comparison", ["comparison"]);
+    checkRowMeans(k6.means, "comparison");
+    for (const d of datasets) {
+      const labels = experiments.comparison.rows.map((r) => r.label);
+      assert.deepEqual([...k6.ranking[d]].sort(), [...labels].sort(), "ranking: every loss once");
+      const means = k6.ranking[d].map((label: string) => k6.means[d][label]);
+      assert.ok(means.every((m: number, i: number) => i === 0 || m <= means[i - 1]), `ranking order: ${means}`);
+      assert.equal(k6.sphereface2Rank[d], k6.ranking[d].indexOf("SphereFace2") + 1);
+    }
+
+    const k7 = await checkExperimentNotebook("07_margins_and_gradient_forms", ["margins"]);
+    checkRowMeans(k7.means, "margins");
+    const formRow = (form: string) =>
+      experiments.margins.rows.find((r) =>
+        r.head.type === "sphereface2" && r.head.variant === "C" && r.head.gradForm === form
+      )!.label;
+    for (const d of datasets) {
+      const { throughG, detached, delta } = k7.gradientForm[d];
+      assert.ok(isAccuracy(throughG) && isAccuracy(detached), JSON.stringify(k7.gradientForm));
+      assert.equal(throughG, k7.means[d][formRow("through-g")]);
+      assert.equal(detached, k7.means[d][formRow("detached")]);
+      assert.ok(Math.abs(delta - (throughG - detached)) < 1e-9);
+    }
+
+    const k8 = await checkExperimentNotebook("08_label_noise", ["noise"]);
+    const ratios = [...new Set(experiments.noise.rows.map((r) => r.noise))].sort((a, b) => a - b);
+    assert.deepEqual(k8.ratios, ratios);
+    for (const d of datasets) {
+      for (const row of experiments.noise.rows) {
+        assert.ok(isAccuracy(k8.means[d][row.series!][String(row.noise)]), `${row.label}: ${JSON.stringify(k8.means)}`);
+      }
+      for (const [series, drop] of Object.entries(k8.drop[d])) {
+        const m = k8.means[d][series];
+        assert.ok(Math.abs((drop as number) - (m["0"] - m[String(Math.max(...ratios))])) < 1e-9, series);
+      }
+    }
+    // OpenSphere's sec33 law: a fraction ρ of the labels is redrawn over all K classes, ρ(1 − 1/K) actually change.
+    assert.equal(k8.labelNoiseLaw.noiseSeed, 10086);
+    assert.equal(k8.labelNoiseLaw.rows.length, 2 * ratios.length);
+    for (const row of k8.labelNoiseLaw.rows) {
+      assert.ok(Math.abs(row.redrawn - row.ratio) < 0.02, JSON.stringify(row));
+      assert.ok(Math.abs(row.changed - row.ratio * (1 - 1 / row.K)) < 0.02, JSON.stringify(row));
+      assert.ok(row.changed <= row.redrawn, JSON.stringify(row));
+    }
   } finally {
     await Deno.remove(root, { recursive: true });
   }
