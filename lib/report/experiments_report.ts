@@ -136,6 +136,10 @@ export function experimentsSection(
           d.overrides.length ? ` with ${d.overrides.map((o) => `\`${o}\``).join(" ")}` : ""
         }.`
       ),
+      "A 10-fold accuracy of 50.0 with a best-threshold accuracy above it means collapsed embeddings: every test pair's " +
+      "cosine within 0.005 of 1, finer than insightface's threshold grid (squared distance in steps of 0.01), so no " +
+      "threshold chosen on nine folds separates the tenth. The verdicts use the 10-fold accuracy, whose threshold is " +
+      "never fitted on the pairs it scores.",
       "Columns: 10-fold accuracy (insightface/LFW protocol, folds balanced), best-threshold accuracy (OpenSphere), TPR at FPR 1e-2 and 1e-1 (OpenSphere's interpolated ROC). Δ: difference in 10-fold accuracy from the family's reference row; * marks a difference beyond the seed-to-seed spread (|Δ| > 2·√(s₁²/n₁ + s₂²/n₂)).",
     ],
   });
