@@ -50,8 +50,9 @@ export function experimentPlot(
   }));
   const seeds = rows.flatMap((r) => r.s!.values.map((v) => ({ ...r, v })));
   const control = cellStat(results, dataset, CONTROL_CELL, set, metric);
-  const heading = `${experiment.title.split(":")[0]} — ${dataset}, ${set} (${metric}, mean ± std over seeds)`;
-  const yLabel = `↑ ${metric} (%)`;
+  const short = experiment.title.split(":")[0].replace(/\s*\(.*\)\s*$/, "");
+  const heading = `${short} — ${dataset}, ${set}`;
+  const yLabel = `↑ ${metric} (%), mean ± std over seeds`;
   const common = { heading, width: options.width ?? 640, idPrefix: options.idPrefix };
   const controlNote = control ? `dashed: random init ${control.mean.toFixed(1)}%` : "";
 
@@ -81,14 +82,14 @@ export function experimentPlot(
     ...common,
     height: 60 + 32 * rows.length,
     marginLeft: 230,
-    x: { label: `${metric} (%) →`, grid: true },
+    x: { label: `${metric} (%), mean ± std over seeds →`, grid: true },
     y: { label: null, domain: labels },
     marks: [
       ...(control ? [Plot.ruleX([control.mean], { stroke: "#999", strokeDasharray: "4,3" })] : []),
       Plot.dot(seeds, { x: "v", y: "label", r: 2, fill: "#bbb", fillOpacity: 0.5 }),
       Plot.ruleY(rows, { y: "label", x1: "lo", x2: "hi", stroke: "steelblue", strokeWidth: 2 }),
       Plot.dot(rows, { x: "mean", y: "label", fill: "steelblue", r: 3.5 }),
-      ...(controlNote ? [Plot.text([controlNote], { frameAnchor: "bottom-right", dy: -4, fill: "#777" })] : []),
+      ...(controlNote ? [Plot.text([controlNote], { frameAnchor: "top-right", dy: -12, fill: "#777" })] : []),
     ],
   };
 }
