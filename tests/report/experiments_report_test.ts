@@ -165,7 +165,7 @@ Deno.test("experiment plots: the three shapes show the rows, the seeds and the c
   // Axis family (λ): numeric x over the rows' values, a dashed control line and its note.
   const lambda = experimentPlot(RESULTS, family("lambda"), "synthetic");
   assert.deepEqual((lambda.x as { ticks: number[] }).ticks, [0.3, 0.5, 0.7, 0.9]);
-  assert.equal(lambda.heading, `λ ablation — synthetic, ${FIXTURE_SET} (ACC 10-fold, mean ± std over seeds)`);
+  assert.equal(lambda.heading, `λ ablation — synthetic, ${FIXTURE_SET}`);
   const lsvg = renderSvg(lambda);
   assertStandaloneSvg(lsvg, "lambda");
   assert.match(lsvg, /stroke-dasharray="4,3"/);
