@@ -179,19 +179,25 @@ Deno.test("claims: t — reproduced when some t > 1 beats t = 1 beyond the sprea
   assert.match(worse.evidence, /^ranking: t = 1 85\.0 > /);
 });
 
-Deno.test("claims: margins — reproduced when C, A and M all train and none differ beyond the spread", () => {
+Deno.test("claims: margins — reproduced when C, A and M all train and none differ by > 2 pp beyond the spread", () => {
   // The gradient-form row is not one of the margin forms: its value does not matter.
   const ok = claim({
     cells: { [CELLS.marginA]: around(80.2), [CELLS.marginM]: around(79.8), [CELLS.throughG]: around(60) },
   }, "margins");
   assert.equal(ok.verdict, "reproduced", ok.evidence);
-  assert.match(ok.evidence, /3\/3 margin forms beat the random-init control beyond the spread; no two differ/);
+  assert.match(ok.evidence, /3\/3 margin forms beat the random-init control beyond the spread; largest difference/);
+  assert.match(ok.evidence, /none is both beyond the spread and more than 2 pp/);
+
+  // Tight seeds: 1 pp is beyond the spread, but within the 2 pp equivalence margin of "the same range".
+  const close = claim({ cells: { [CELLS.marginM]: around(81) } }, "margins");
+  assert.equal(close.verdict, "reproduced", close.evidence);
+  assert.match(close.evidence, /beyond the spread but within 2 pp: .*M, m 1\.7/);
 
   const differ = claim({ cells: { [CELLS.marginM]: around(70) } }, "margins");
   assert.equal(differ.verdict, "not reproduced");
   assert.match(
     differ.evidence,
-    /differences beyond the spread: C, m 0\.4 \(detached: v0\/main\) vs M, m 1\.7: \+10\.0 pp; A, m 0\.5 vs M, m 1\.7: \+10\.0 pp\./,
+    /beyond the spread and more than 2 pp apart: C, m 0\.4 \(detached: v0\/main\) vs M, m 1\.7: \+10\.0 pp; A, m 0\.5 vs M, m 1\.7: \+10\.0 pp\./,
   );
 
   // M does not train (at the control), the others do.
