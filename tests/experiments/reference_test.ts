@@ -1,0 +1,49 @@
+/**
+ * The committed reference results are current: every job the `cpu` profile plans today has a record in
+ * data/reference/experiments-cpu.json with the same config hash (a change to an experiment row, a base config or the
+ * config schema makes the reference stale, and this test says to retrain it), and the notebooks' default path reads it.
+ */
+import assert from "node:assert/strict";
+import { checkClaims, VERDICTS } from "../../lib/experiments/claims.ts";
+import { planJobs } from "../../lib/experiments/jobs.ts";
+import { readReference, referencePath } from "../../lib/experiments/reference.ts";
+import { FAMILIES, loadExperiments, loadProfile } from "../../lib/experiments/spec.ts";
+import { experimentResults } from "../../lib/notebook/experiments.ts";
+
+for (const name of ["cpu", "cpu-long-synthetic", "cpu-long-lfw"]) {
+  Deno.test(`reference: experiments-${name}.json holds a record for every job of the profile, hashes current`, async () => {
+    const results = await readReference(name);
+    assert.ok(results, `${referencePath(name)} is missing: run deno task experiments --profile ${name}`);
+    const profile = await loadProfile(name);
+    const jobs = await planJobs(profile, await loadExperiments(undefined, profile.families), "/nonexistent");
+    const key = (d: string, c: string, s: number) => `${d}/${c}/seed${s}`;
+    const records = new Map(results.records.map((r) => [key(r.dataset, r.cell, r.seed), r]));
+    const stale: string[] = [];
+    for (const job of jobs) {
+      const r = records.get(key(job.dataset.name, job.cell, job.seed));
+      if (!r || r.configHash !== job.configHash) stale.push(key(job.dataset.name, job.cell, job.seed));
+    }
+    assert.deepEqual(
+      stale,
+      [],
+      `${stale.length} jobs of the ${name} profile have no current record in ${referencePath(name)} ` +
+        `(retrain: deno task experiments --profile ${name} --recompute)`,
+    );
+    assert.equal(results.records.length, jobs.length);
+    assert.deepEqual(results.seeds, profile.seeds);
+    for (const r of results.records) assert.match(r.kitCommit, /^[0-9a-f]{40}$/);
+    assert.ok(results.jobSeconds > 0 && results.machine.length > 0 && results.backend.length > 0);
+  });
+}
+
+Deno.test("reference: a verdict for every family and dataset; the notebooks' default path reads it", async () => {
+  const experiments = await loadExperiments();
+  const results = (await readReference("cpu"))!;
+  const claims = checkClaims(results, experiments);
+  assert.equal(claims.length, FAMILIES.length * results.datasets.length);
+  for (const c of claims) assert.ok((VERDICTS as readonly string[]).includes(c.verdict), c.verdict);
+  const nb = await experimentResults(["lambda", "t"], { source: "reference", profile: "cpu" });
+  assert.equal(nb.results.records.length, results.records.length);
+  assert.deepEqual(nb.experiments.map((e) => e.family), ["lambda", "t"]);
+  assert.equal(nb.claims.length, 2 * results.datasets.length);
+});
