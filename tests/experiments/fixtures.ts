@@ -5,7 +5,7 @@
  */
 import type { GridResults } from "../../lib/experiments/grid.ts";
 import { CONTROL_CELL, type JobRecord, METRIC_KEYS } from "../../lib/experiments/jobs.ts";
-import { type DatasetSpec, distinctCells, type Experiment } from "../../lib/experiments/spec.ts";
+import { type DatasetSpec, distinctCells, type Experiment, ExperimentSchema } from "../../lib/experiments/spec.ts";
 
 /** A toy config in seconds: SFNet-4 at width 1/8 on 16×16 random "identities", 10 steps of batch 8. */
 export function toyConfigRaw(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -147,4 +147,16 @@ export function fabricateResults(experiments: readonly Experiment[], options: Fa
     ),
     records,
   };
+}
+
+/** A two-row comparison experiment: the paper's SphereFace2 and `other` (a cheap head for training tests). */
+export function twoRowExperiment(other: { label: string; head: Record<string, unknown> }): Experiment[] {
+  return [ExperimentSchema.parse({
+    family: "comparison",
+    title: "T",
+    question: "Q?",
+    claim: "C.",
+    axis: "loss",
+    rows: [{ label: "SphereFace2", head: { type: "sphereface2" } }, other],
+  })];
 }

@@ -3,22 +3,12 @@ import assert from "node:assert/strict";
 import { type GridResults, RESULTS_SCHEMA, runGrid } from "../../lib/experiments/grid.ts";
 import { CONTROL_CELL, planJobs, RESULT_FILE } from "../../lib/experiments/jobs.ts";
 import { parseResults, readReference, referencePath, writeResults } from "../../lib/experiments/reference.ts";
-import { type Experiment, ExperimentSchema, loadExperiments, type Profile } from "../../lib/experiments/spec.ts";
+import { type Experiment, loadExperiments, type Profile } from "../../lib/experiments/spec.ts";
 import { useBackend } from "../shared.ts";
-import { CELLS, fabricateResults, toyDataset, withTempDir } from "./fixtures.ts";
+import { CELLS, fabricateResults, toyDataset, twoRowExperiment, withTempDir } from "./fixtures.ts";
 
 /** A two-row experiment: the paper's SphereFace2 and CosFace. */
-const EXPERIMENTS: Experiment[] = [ExperimentSchema.parse({
-  family: "comparison",
-  title: "T",
-  question: "Q?",
-  claim: "C.",
-  axis: "loss",
-  rows: [
-    { label: "SphereFace2", head: { type: "sphereface2" } },
-    { label: "CosFace", head: { type: "cosface" } },
-  ],
-})];
+const EXPERIMENTS: Experiment[] = twoRowExperiment({ label: "CosFace", head: { type: "cosface" } });
 
 /** One toy dataset, two seeds, 6 steps: 2 × (control + 2 cells) = 6 jobs. */
 async function toyProfile(dir: string): Promise<Profile> {

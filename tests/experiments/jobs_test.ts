@@ -17,7 +17,6 @@ import {
 import {
   distinctCells,
   type Experiment,
-  ExperimentSchema,
   loadExperiments,
   loadProfile,
   type Profile,
@@ -26,7 +25,7 @@ import { parseHeadConfig } from "../../lib/losses/config.ts";
 import { parseTrainConfig } from "../../lib/train/config.ts";
 import { RUN_FILES, trainRun } from "../../lib/train/loop.ts";
 import { useBackend } from "../shared.ts";
-import { CELLS, toyConfigRaw, toyDataset, withTempDir } from "./fixtures.ts";
+import { CELLS, toyConfigRaw, toyDataset, twoRowExperiment, withTempDir } from "./fixtures.ts";
 
 async function names(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -35,17 +34,7 @@ async function names(dir: string): Promise<string[]> {
 }
 
 /** Two rows: the paper's SphereFace2 and a cheap softmax. */
-const TWO_ROWS: Experiment[] = [ExperimentSchema.parse({
-  family: "comparison",
-  title: "T",
-  question: "Q?",
-  claim: "C.",
-  axis: "loss",
-  rows: [
-    { label: "SphereFace2", head: { type: "sphereface2" } },
-    { label: "Softmax", head: { type: "softmax" } },
-  ],
-})];
+const TWO_ROWS: Experiment[] = twoRowExperiment({ label: "Softmax", head: { type: "softmax" } });
 
 const toyProfile = (datasets: Profile["datasets"], seeds = [0]): Profile => ({
   description: "toy",
