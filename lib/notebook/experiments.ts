@@ -17,10 +17,8 @@ import { type GridResults, runGrid } from "../experiments/grid.ts";
 import { experimentsIn } from "../experiments/summary.ts";
 import { readReference, referencePath } from "../experiments/reference.ts";
 import { type Experiment, type Family, loadExperiments, loadProfile } from "../experiments/spec.ts";
-import { experimentPlot } from "../plots/experiment_plots.ts";
-import { renderSvg } from "../plots/svg.ts";
-import { type Block, blocksHtml, toMarkdown } from "../report/document.ts";
-import { experimentTableBlock } from "../report/experiments_report.ts";
+import { blocksHtml, toMarkdown } from "../report/document.ts";
+import { familyBlocks } from "../report/experiments_report.ts";
 import * as tf from "@tensorflow/tfjs";
 import { join, resolve } from "node:path";
 import { cacheDir } from "./cache.ts";
@@ -97,23 +95,8 @@ export async function experimentResults(
 
 /** One family on one dataset, as the report shows it: table, figure (mean ± std, seeds, control) and verdict. */
 export function familyDisplay(results: GridResults, experiment: Experiment, dataset: string): Displayable {
-  const plot = experimentPlot(results, experiment, dataset, { idPrefix: `${experiment.family}_${dataset}` });
-  const svg = renderSvg(plot);
   const claim = checkClaims(results, [experiment]).find((c) => c.dataset === dataset);
-  const blocks: Block[] = [
-    { kind: "heading", level: 4, text: `${experiment.family} — ${dataset}` },
-    experimentTableBlock(results, experiment, dataset),
-    {
-      kind: "figure",
-      figure: {
-        file: `${experiment.family}_${dataset}.svg`,
-        title: plot.heading ?? "",
-        caption: "mean ± std over seeds (bars), each seed (faint dots), random init (dashed)",
-        svg,
-      },
-    },
-  ];
-  if (claim) blocks.push({ kind: "paragraph", text: `**Verdict: ${claim.verdict}.** ${claim.evidence}` });
+  const { blocks } = familyBlocks(results, experiment, dataset, { claim });
   if (experiment.family === "margins") {
     for (const f of gradientFormFindings(results, experiment).filter((f) => f.dataset === dataset)) {
       blocks.push({ kind: "paragraph", text: `**Gradient forms (the kit's finding).** ${f.text}.` });

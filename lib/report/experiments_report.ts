@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { checkClaims, gradientFormFindings, SAME_RANGE_PP } from "../experiments/claims.ts";
+import { checkClaims, type ClaimCheck, gradientFormFindings, SAME_RANGE_PP } from "../experiments/claims.ts";
 import type { GridResults } from "../experiments/grid.ts";
 import { METRIC_KEYS } from "../experiments/jobs.ts";
 import type { Experiment } from "../experiments/spec.ts";
@@ -92,6 +92,35 @@ export function experimentTableBlock(
   return { kind: "table", headers, rows: out, align };
 }
 
+/**
+ * One family on one dataset: heading, table, figure (mean ± std, each seed, the control) and, when given, the
+ * verdict. The report's sections and the notebooks' displays are both made of these.
+ */
+export function familyBlocks(
+  results: GridResults,
+  experiment: Experiment,
+  dataset: string,
+  options: { level?: 3 | 4; prefix?: string; claim?: ClaimCheck } = {},
+): { blocks: Block[]; figure: Figure } {
+  const id = [options.prefix, experiment.family, dataset].filter(Boolean).join("_");
+  const plot = experimentPlot(results, experiment, dataset, { idPrefix: id });
+  const figure: Figure = {
+    file: `${id}.svg`,
+    title: plot.heading ?? id,
+    caption:
+      `${experiment.family} on ${dataset}: mean ± std over seeds (bars), each seed (faint dots), random init (dashed).`,
+    svg: renderSvg(plot),
+  };
+  const blocks: Block[] = [
+    { kind: "heading", level: options.level ?? 4, text: `${experiment.family} — ${dataset}` },
+    experimentTableBlock(results, experiment, dataset),
+    { kind: "figure", figure },
+  ];
+  const c = options.claim;
+  if (c) blocks.push({ kind: "paragraph", text: `**Verdict (${dataset}): ${c.verdict}.** ${c.evidence}` });
+  return { blocks, figure };
+}
+
 export interface SectionOptions {
   /** Heading level of the section (default 2). */
   level?: 1 | 2;
@@ -161,21 +190,10 @@ export function experimentsSection(
     blocks.push({ kind: "paragraph", text: `**Question.** ${e.question}` });
     blocks.push({ kind: "paragraph", text: `**The paper's claim.** ${e.claim}` });
     for (const d of datasets) {
-      blocks.push({ kind: "heading", level: (sub + 1) as 3 | 4, text: `${e.family} — ${d.name}` });
-      blocks.push(experimentTableBlock(results, e, d.name));
-      const id = `${prefix}_${e.family}_${d.name}`;
-      const plot = experimentPlot(results, e, d.name, { idPrefix: id });
-      const figure: Figure = {
-        file: `${id}.svg`,
-        title: plot.heading ?? id,
-        caption:
-          `${e.family} on ${d.name}: mean ± std over seeds (bars), each seed (faint dots), random init (dashed).`,
-        svg: renderSvg(plot),
-      };
-      figures.push(figure);
-      blocks.push({ kind: "figure", figure });
       const c = claims.find((x) => x.family === e.family && x.dataset === d.name);
-      if (c) blocks.push({ kind: "paragraph", text: `**Verdict (${d.name}): ${c.verdict}.** ${c.evidence}` });
+      const family = familyBlocks(results, e, d.name, { level: (sub + 1) as 3 | 4, prefix, claim: c });
+      figures.push(family.figure);
+      blocks.push(...family.blocks);
     }
     if (e.family === "margins") {
       const findings = gradientFormFindings(results, e);
