@@ -28,6 +28,11 @@ export interface PairSet {
   images: ImageBatches;
   pairs: [number, number][];
   same: boolean[];
+  /**
+   * The list is already laid out in its 10 protocol folds (LFW's pairs.txt); otherwise 10-fold accuracy first
+   * balances the folds (lists sorted matched-then-mismatched, like pairsDevTest.txt).
+   */
+  foldOrdered?: boolean;
 }
 
 /** A labelled training set as the loop sees it. */

@@ -129,5 +129,6 @@ export async function lfwView2PairSet(o: LfwView1Options): Promise<PairSet> {
       p,
     ) => [cache.indexOf(lfwRelativePath(p.a, lfw.ext)), cache.indexOf(lfwRelativePath(p.b, lfw.ext))]),
     same: pairs.pairs.map((p) => p.same),
+    foldOrdered: true,
   };
 }
