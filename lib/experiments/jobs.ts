@@ -15,15 +15,16 @@
  * ```
  * @module
  */
-import { extractFeatures, pairCosines, verificationTable } from "../eval/verification.ts";
 import { pathExists } from "../fs/paths.ts";
 import type { HeadConfig } from "../losses/config.ts";
 import { createModel, type Model } from "../models/registry.ts";
 import { applyOverrides, loadTrainConfig, parseTrainConfig, type TrainConfig } from "../train/config.ts";
 import type { PairSet, TrainingData } from "../train/data.ts";
 import { openTrainingData } from "../train/datasets.ts";
+import { evaluateModel } from "../train/experiment.ts";
 import { lfwView2PairSet } from "../train/lfw_data.ts";
 import { RUN_FILES, TrainingDivergedError, trainRun } from "../train/loop.ts";
+import { writeTextFileAtomic } from "../report/write.ts";
 import { sha256Hex } from "../train/checkpoint.ts";
 import { loadTrainedModel } from "../train/restore.ts";
 import { deriveSeed } from "../train/rng.ts";
@@ -175,30 +176,19 @@ export async function readRecord(job: Job): Promise<JobRecord | null> {
   return record.configHash === job.configHash ? record : null;
 }
 
-async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, JSON.stringify(value, null, 2) + "\n");
-  await Deno.rename(tmp, file);
-}
-
+/** The verification rows of {@link evaluateModel} as a record's flat metrics (10-fold std kept apart). */
 async function evaluate(model: Model, sets: readonly PairSet[], flip: boolean): Promise<SetMetrics[]> {
-  const out: SetMetrics[] = [];
-  for (const set of sets) {
-    const { features, dim } = await extractFeatures((x) => model.forward(x, false), set.images, { flip });
-    const cos = pairCosines(features, dim, set.pairs);
-    // View 1's test list is sorted matched-then-mismatched; pairs.txt is already in its 10 folds.
-    const table = verificationTable(cos, set.same, undefined, { balanceFolds: set.name !== "view2" });
+  return (await evaluateModel(model, sets, "", flip)).map((e) => {
     const metrics: Record<string, number> = {};
-    for (const row of table) {
+    for (const row of e.table) {
       if (row.metric === "ACC" && row.std !== undefined) {
         metrics[METRIC_KEYS.tenFoldAcc] = row.value;
         metrics[METRIC_KEYS.tenFoldStd] = row.std;
       } else if (row.metric === "ACC") metrics[METRIC_KEYS.bestAcc] = row.value;
       else metrics[row.metric] = row.value;
     }
-    out.push({ set: set.name, pairs: set.pairs.length, metrics });
-  }
-  return out;
+    return { set: e.set, pairs: e.pairs, metrics };
+  });
 }
 
 /** Shared by the jobs of one process: datasets are opened (and crop caches built) once. */
@@ -331,7 +321,7 @@ export async function runJob(job: Job, options: RunJobOptions = {}): Promise<Job
     record = { ...base, seconds: 0, steps, finalLoss, imagesPerSecond, diverged, evaluations };
   }
   record.seconds = Number(((performance.now() - t0) / 1000).toFixed(1));
-  await writeJsonAtomic(`${job.runDir}/${RESULT_FILE}`, record);
+  await writeTextFileAtomic(`${job.runDir}/${RESULT_FILE}`, JSON.stringify(record, null, 2) + "\n");
   if (!options.keepCheckpoint) await Deno.remove(`${job.runDir}/${RUN_FILES.checkpoint}`).catch(() => {});
   return record;
 }

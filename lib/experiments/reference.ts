@@ -13,6 +13,7 @@
  * @module
  */
 import { pathExists } from "../fs/paths.ts";
+import { writeTextFileAtomic } from "../report/write.ts";
 import { type GridResults, RESULTS_SCHEMA } from "./grid.ts";
 
 /** Folder of the committed reference results. */
@@ -47,12 +48,10 @@ export async function readReference(profile: string, dir = REFERENCE_DIR): Promi
 
 /** Writes a results file atomically (temporary sibling, then rename). */
 export async function writeResults(file: string, results: GridResults): Promise<void> {
-  const tmp = `${file}.tmp-${Deno.pid}`;
   await Deno.mkdir(file.replace(/\/[^/]*$/, "") || ".", { recursive: true });
   // One record per line keeps the committed file small and its diffs readable.
   const { records, ...head } = results;
   const text = JSON.stringify(head, null, 2).replace(/\n}$/, "") + ',\n  "records": [\n' +
     records.map((r) => `    ${JSON.stringify(r)}`).join(",\n") + "\n  ]\n}\n";
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, file);
+  await writeTextFileAtomic(file, text);
 }

@@ -168,3 +168,10 @@ async function removeIfExists(path: string): Promise<void> {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
 }
+
+/** Writes `text` to `path` through a temporary sibling and a rename: readers see the old file or the new, whole. */
+export async function writeTextFileAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  await Deno.writeTextFile(tmp, text);
+  await Deno.rename(tmp, path);
+}

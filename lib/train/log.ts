@@ -14,6 +14,7 @@
  * @module
  */
 import { dirname } from "node:path";
+import { writeTextFileAtomic } from "../report/write.ts";
 
 const enc = new TextEncoder();
 
@@ -62,9 +63,7 @@ export async function truncateLogAfter(path: string, step: number): Promise<numb
       dropped++;
     }
   }
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, kept.map((l) => l + "\n").join(""));
-  await Deno.rename(tmp, path);
+  await writeTextFileAtomic(path, kept.map((l) => l + "\n").join(""));
   return dropped;
 }
 
