@@ -12,7 +12,7 @@ import { z } from "zod";
 import { backendFlag, parseFlags, runTask, shardFlag, startBackend, UsageError } from "../lib/cli/flags.ts";
 import { runGrid } from "../lib/experiments/grid.ts";
 import { referencePath, writeResults } from "../lib/experiments/reference.ts";
-import { loadExperiments, loadProfile, profileNames } from "../lib/experiments/spec.ts";
+import { loadExperiments, loadProfile, profileNames, withSyntheticDir } from "../lib/experiments/spec.ts";
 
 const PROFILES = await profileNames();
 
@@ -34,11 +34,9 @@ await runTask(async () => {
   const { flags, positionals } = parseFlags(Deno.args, Flags, "experiments");
   if (positionals.length) throw new UsageError(`experiments: unexpected argument ${positionals[0]}`);
   const backend = await startBackend(flags.backend);
-  const profile = await loadProfile(flags.profile);
+  const loaded = await loadProfile(flags.profile);
+  const profile = flags.data ? withSyntheticDir(loaded, flags.data) : loaded;
   const experiments = await loadExperiments(undefined, profile.families);
-  if (flags.data) {
-    for (const d of profile.datasets) if (d.synthetic) d.overrides = [...d.overrides, `--data.dir=${flags.data}`];
-  }
   const out = await runGrid(flags.profile, profile, experiments, {
     workDir: flags.work ?? `results/experiments/${flags.profile}`,
     shard: flags.shard,

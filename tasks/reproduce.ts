@@ -23,7 +23,13 @@ import { checkClaims } from "../lib/experiments/claims.ts";
 import { type GridResults, runGrid } from "../lib/experiments/grid.ts";
 import { planProfile } from "../lib/experiments/plan.ts";
 import { readReference, referencePath, writeResults } from "../lib/experiments/reference.ts";
-import { investigationsOf, loadExperiments, loadProfile, profileNames } from "../lib/experiments/spec.ts";
+import {
+  investigationsOf,
+  loadExperiments,
+  loadProfile,
+  profileNames,
+  withSyntheticDir,
+} from "../lib/experiments/spec.ts";
 import { experimentsIn } from "../lib/experiments/summary.ts";
 import { type Block, toHtml, toMarkdown } from "../lib/report/document.ts";
 import { experimentsSection } from "../lib/report/experiments_report.ts";
@@ -64,11 +70,9 @@ await runTask(async () => {
   if (positionals.length) throw new UsageError(`reproduce: unexpected argument ${positionals[0]}`);
   const backend = await startBackend(flags.backend);
   const started = performance.now();
-  const profile = await loadProfile(flags.profile);
-  if (flags.profile === "smoke") {
-    // The smoke grid trains on the same synthetic folder as the single run (--data).
-    for (const d of profile.datasets) if (d.synthetic) d.overrides = [...d.overrides, `--data.dir=${flags.data}`];
-  }
+  const loaded = await loadProfile(flags.profile);
+  // The smoke grid trains on the same synthetic folder as the single run (--data).
+  const profile = flags.profile === "smoke" ? withSyntheticDir(loaded, flags.data) : loaded;
   const experiments = await loadExperiments(undefined, profile.families);
 
   if (flags.dryRun) {

@@ -121,6 +121,14 @@ export async function investigationsOf(profile: string, dir = EXPERIMENTS_DIR): 
   return Object.entries(all).filter(([, p]) => p.investigates === profile).map(([name]) => name);
 }
 
+/** Points the profile's synthetic datasets at `dir` (a `--data.dir` override), e.g. a small test copy. */
+export function withSyntheticDir(profile: Profile, dir: string): Profile {
+  return {
+    ...profile,
+    datasets: profile.datasets.map((d) => d.synthetic ? { ...d, overrides: [...d.overrides, `--data.dir=${dir}`] } : d),
+  };
+}
+
 /** Reads one profile of `profiles.json`. */
 export async function loadProfile(name: string, dir = EXPERIMENTS_DIR): Promise<Profile> {
   const file = `${dir}/profiles.json`;
