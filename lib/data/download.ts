@@ -112,7 +112,7 @@ export async function downloadLfw(dir: string, options: DownloadOptions = {}): P
         sha256Bytes(b).then((got) => got === sum ? undefined : `checksum mismatch: SHA-256 ${got}, expected ${sum}`),
     );
     if (r === "missing") throw new DataError(url, "not found on the server (HTTP 404)");
-    bytes += r;
+    if (r !== "stopped") bytes += r;
   }
 
   const names = (await Deno.readTextFile(join(stage, "lfw-names.txt"))).trim().split("\n").map((l) => l.split("\t"));
@@ -124,8 +124,11 @@ export async function downloadLfw(dir: string, options: DownloadOptions = {}): P
   const missing: string[] = [];
   const bar = new Progress("lfw images", refs.length, options.quiet);
   let next = 0;
+  // The first failure stops every worker and aborts their transfers; the error is thrown only once all have
+  // settled, so no worker of a failed run is still writing `.part` files when the user runs the command again.
+  const stop = new AbortController();
   const worker = async () => {
-    for (let i = next++; i < refs.length; i = next++) {
+    for (let i = next++; i < refs.length && !stop.signal.aborted; i = next++) {
       const rel = refs[i];
       const path = join(stage, "images", rel);
       if (!(await pathExists(path))) {
@@ -133,14 +136,23 @@ export async function downloadLfw(dir: string, options: DownloadOptions = {}): P
           `${base}/images/${rel}`,
           path,
           (b) => Promise.resolve(isCompleteJpeg(b) ? undefined : "not a complete JPEG"),
+          stop.signal,
         );
         if (r === "missing") missing.push(rel);
-        else bytes += r;
+        else if (r !== "stopped") bytes += r;
       }
       bar.tick();
     }
   };
-  await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
+  const settled = await Promise.allSettled(
+    Array.from({ length: options.concurrency ?? 8 }, () =>
+      worker().catch((err) => {
+        stop.abort();
+        throw err;
+      })),
+  );
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failure) throw failure.reason;
   bar.done();
   missing.sort();
   const summary: DownloadSummary = {
@@ -166,19 +178,22 @@ export function isCompleteJpeg(b: Uint8Array): boolean {
 
 /**
  * Fetches `url` to `path` through `path.part` (resuming a partial `.part` with a Range request), checks the
- * bytes, and renames. Returns the byte count, or "missing" for a 404. Retries transient failures 3 times.
+ * bytes, and renames. Returns the byte count, "missing" for a 404, or "stopped" once `signal` aborts (a partial
+ * `.part` is kept for the next run). Retries transient failures 3 times.
  */
 async function fetchTo(
   url: string,
   path: string,
   check: (b: Uint8Array) => Promise<string | undefined>,
-): Promise<number | "missing"> {
+  signal?: AbortSignal,
+): Promise<number | "missing" | "stopped"> {
   const part = `${path}.part`;
   let lastErr = "";
   for (let attempt = 0; attempt < 3; attempt++) {
+    if (signal?.aborted) return "stopped";
     try {
       const have = await Deno.stat(part).then((s) => s.size, () => 0);
-      const res = await fetch(url, have > 0 ? { headers: { Range: `bytes=${have}-` } } : {});
+      const res = await fetch(url, { signal, headers: have > 0 ? { Range: `bytes=${have}-` } : {} });
       if (res.status === 404) {
         await res.body?.cancel();
         await Deno.remove(part).catch(() => {});
@@ -214,6 +229,8 @@ async function fetchTo(
       return all.length - have * (res.status === 206 ? 1 : 0);
     } catch (err) {
       if (err instanceof DataError) throw err;
+      // What arrived before the abort stays in `.part` for the next run's Range request.
+      if (signal?.aborted) return "stopped";
       lastErr = (err as Error).message;
     }
   }

@@ -76,6 +76,41 @@ Deno.test("data lfw (library): an interrupted download leaves no dataset, then r
   }
 });
 
+Deno.test("data lfw (library): a failure stops the other transfers before the run returns (no writer left behind)", async () => {
+  // Aaron's image arrives slowly and never finishes; Abel's arrives broken. The run must fail, and by the time it
+  // does, Aaron's transfer must be aborted: a worker still writing `.part` files would race the next run.
+  let cancelled = false;
+  let stream: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const slow = "/images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg";
+  const { base, server } = serveLfw((path) => {
+    if (path.startsWith("/images/Abel_Pacheco/")) return new Uint8Array([0xff, 0xd8, 1, 2, 3]);
+    if (path !== slow) return undefined;
+    const head = Deno.readFileSync(`${LFW}${slow}`).subarray(0, 100);
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        start: (c) => {
+          stream = c;
+          c.enqueue(head);
+        },
+        cancel: () => {
+          cancelled = true;
+        },
+      }),
+    );
+  });
+  const root = await Deno.makeTempDir();
+  try {
+    await expect(downloadLfw(`${root}/lfw`, { base, people: PEOPLE, quiet: true, concurrency: 2 }))
+      .rejects.toThrow(/Abel_Pacheco_0001\.jpg: not a complete JPEG/);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(cancelled).toBe(true);
+  } finally {
+    if (!cancelled) stream?.close(); // else the server's shutdown would wait for it forever
+    await server.shutdown();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("data lfw (library): a checksum mismatch fails naming the URL and leaves nothing at --dir", async () => {
   const { base, server } = serveLfw((path) =>
     path === "/pairs.txt" ? new TextEncoder().encode(Deno.readTextFileSync(`${LFW}/pairs.txt`) + "x\n") : undefined
