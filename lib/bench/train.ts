@@ -27,6 +27,8 @@ export interface TrainBenchOptions {
   size: number;
   batch: number;
   classes: number;
+  /** Embedding size (default 512, the paper's). */
+  featDim?: number;
   warmup: number;
   steps: number;
   seed?: number;
@@ -90,11 +92,15 @@ export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchResult
   const before = tf.memory().numTensors;
   const seed = o.seed ?? 0;
   const model = createModel(
-    { type: "sfnet", depth: o.depth, width: o.width, inputSize: o.size, featDim: 512 },
+    { type: "sfnet", depth: o.depth, width: o.width, inputSize: o.size, featDim: o.featDim ?? 512 },
     { seed },
     "bench model",
   );
-  const head = createHead({ type: "sphereface2" }, { featDim: 512, numClasses: o.classes, seed: seed + 1000 });
+  const head = createHead({ type: "sphereface2" }, {
+    featDim: o.featDim ?? 512,
+    numClasses: o.classes,
+    seed: seed + 1000,
+  });
   const step = new TrainStep(model, head, o.lr ?? 0.01);
   const x = tf.randomNormal([o.batch, o.size, o.size, 3], 0, 1, "float32", seed + 1) as tf.Tensor4D;
   const labels = tf.randomUniform([o.batch], 0, o.classes, "int32", seed + 2) as tf.Tensor1D;

@@ -17,6 +17,8 @@
  * @module
  */
 import { benchTrain } from "../bench/train.ts";
+import { parseTrainList } from "../data/formats.ts";
+import { parsePeople } from "../data/lfw.ts";
 import { pathExists } from "../fs/paths.ts";
 import type { TrainConfig } from "../train/config.ts";
 import { CONTROL_CELL, planJobs } from "./jobs.ts";
@@ -28,6 +30,9 @@ export interface StepEstimate {
   measured: Array<{ batch: number; stepSeconds: number; peakRssMB: number }>;
   /** The config's batch. */
   batch: number;
+  /** Classifier size measured: featDim × classes (the head's weight update is a large part of a small model's step). */
+  classes: number;
+  featDim: number;
   stepSeconds: number;
   peakRssMB: number;
   imagesPerSecond: number;
@@ -74,6 +79,35 @@ export function dataNeeds(config: TrainConfig): Array<{ path: string; what: stri
   }
 }
 
+/** VGGFace2's identity count: the classifier size assumed when a list-format training list is not there to count. */
+export const VGGFACE2_CLASSES = 8631;
+
+/**
+ * The number of training identities of `config`'s data, counted from its files (the View 1 people file with
+ * `minImages` applied, the training list's distinct identities), or null when they are not there.
+ */
+export async function classCount(config: TrainConfig): Promise<number | null> {
+  const d = config.data;
+  const read = (path: string) =>
+    Deno.readTextFile(path).catch((err) => {
+      if (err instanceof Deno.errors.NotFound) return null;
+      throw err;
+    });
+  switch (d.kind) {
+    case "toy":
+      return d.classes;
+    case "lfw-view1": {
+      const file = `${d.dir}/peopleDevTrain.txt`;
+      const text = await read(file);
+      return text === null ? null : parsePeople(text, file).folds.flat().filter((p) => p.count >= d.minImages).length;
+    }
+    case "list": {
+      const text = await read(d.list);
+      return text === null ? null : parseTrainList(text, d.list).identities.length;
+    }
+  }
+}
+
 /** Measures the training step of `config`'s backbone at batches b and 2b and extrapolates to its batch. */
 export async function estimateStep(
   config: TrainConfig,
@@ -93,6 +127,7 @@ export async function estimateStep(
       size: m.inputSize,
       batch,
       classes,
+      featDim: m.featDim,
       warmup: 1,
       steps: options.measureSteps ?? 2,
     });
@@ -111,6 +146,8 @@ export async function estimateStep(
     backend,
     measured,
     batch: B,
+    classes,
+    featDim: m.featDim,
     stepSeconds,
     peakRssMB: extrapolate("peakRssMB"),
     imagesPerSecond: B / stepSeconds,
@@ -124,7 +161,7 @@ export async function planProfile(
   name: string,
   profile: Profile,
   experiments: readonly Experiment[],
-  options: PlanOptions & { workDir?: string; classes?: number } = {},
+  options: PlanOptions & { workDir?: string; /** Overrides the counted training identities. */ classes?: number } = {},
 ): Promise<Plan> {
   const jobs = await planJobs(profile, experiments, options.workDir ?? `results/experiments/${name}`);
   const training = jobs.filter((j) => j.cell !== CONTROL_CELL);
@@ -154,7 +191,13 @@ export async function planProfile(
   let estimate: StepEstimate | null = null, totalSeconds: number | null = null;
   if (options.measure ?? true) {
     const config = training[0].config;
-    estimate = await estimateStep(config, options.classes ?? 8631, options);
+    const counted = options.classes ?? await classCount(config);
+    lines.push(
+      counted === null
+        ? `classes: ${VGGFACE2_CLASSES} assumed (VGGFace2; the training list is not there to count)`
+        : `classes: ${counted} (${options.classes ? "given" : `counted in ${training[0].dataset.name}'s data`})`,
+    );
+    estimate = await estimateStep(config, counted ?? VGGFACE2_CLASSES, options);
     totalSeconds = training.reduce((s, j) => s + j.config.train.steps, 0) * estimate.stepSeconds;
     lines.push(
       `measured on ${estimate.backend}: ` +

@@ -1,9 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { dataNeeds, estimateStep, planProfile } from "../../lib/experiments/plan.ts";
+import { classCount, dataNeeds, estimateStep, planProfile, VGGFACE2_CLASSES } from "../../lib/experiments/plan.ts";
 import { loadExperiments, loadProfile, type Profile } from "../../lib/experiments/spec.ts";
 import { parseTrainConfig } from "../../lib/train/config.ts";
-import { useBackend } from "../shared.ts";
+import { sharedPath, useBackend } from "../shared.ts";
 import { toyConfigRaw, toyDataset, withTempDir } from "./fixtures.ts";
 
 const config = (overrides: Record<string, unknown> = {}) => parseTrainConfig(toyConfigRaw(overrides), "toy");
@@ -69,6 +69,47 @@ Deno.test("plan: planProfile finds present data and counts a smaller profile", a
     assert.deepEqual(plan.data.map((d) => d.present), [true, false]);
     assert.ok(plan.lines.includes(`  found   ${dir}/peopleDevTrain.txt: LFW-layout people list (training identities)`));
     assert.equal(plan.lines.at(-1), "1 data path(s) missing: the grid cannot run until they exist.");
+  });
+});
+
+Deno.test("plan: classCount counts the training identities in the data files (null when absent)", async () => {
+  assert.equal(await classCount(config()), 10); // the toy fixture's classes
+  const lfw = (minImages: number) =>
+    config({ data: { kind: "lfw-view1", dir: sharedPath("data/lfw"), size: 16, minImages } });
+  // View 1's peopleDevTrain: 4,038 identities, 1,184 of them with at least two images.
+  assert.equal(await classCount(lfw(1)), 4038);
+  assert.equal(await classCount(lfw(2)), 1184);
+  await withTempDir(async (dir) => {
+    const list = config({ data: { kind: "list", root: dir, list: `${dir}/train.txt`, size: 16 } });
+    assert.equal(await classCount(list), null);
+    await Deno.writeTextFile(`${dir}/train.txt`, "a/1.jpg 0\na/2.jpg 0\nb/1.jpg 7\nc/1.jpg 3\n");
+    assert.equal(await classCount(list), 3);
+    await Deno.writeTextFile(`${dir}/train.txt`, "a/1.jpg 0 extra\n");
+    await assert.rejects(classCount(list), /train\.txt:1: expected "relative\/path identity", got 3 field\(s\)/);
+  });
+});
+
+Deno.test("plan: the estimate measures the config's classifier: counted classes and featDim, else VGGFace2's (wasm)", async () => {
+  await useBackend("wasm");
+  await withTempDir(async (dir) => {
+    const dataset = await toyDataset(dir, { data: { kind: "list", root: dir, list: `${dir}/train.txt`, size: 16 } });
+    const profile: Profile = { description: "d", seeds: [0], datasets: [dataset], families: ["lambda"] };
+    const experiments = await loadExperiments();
+    const plan = () =>
+      planProfile("mine", profile, experiments, { workDir: dir, measureBatch: 1, measureSteps: 1 }).then((p) => ({
+        ...p.estimate!,
+        line: p.lines.find((l) => l.startsWith("classes: ")),
+      }));
+    const assumed = await plan();
+    assert.equal(
+      assumed.line,
+      `classes: ${VGGFACE2_CLASSES} assumed (VGGFace2; the training list is not there to count)`,
+    );
+    assert.deepEqual([assumed.classes, assumed.featDim], [VGGFACE2_CLASSES, 32]);
+    await Deno.writeTextFile(`${dir}/train.txt`, "a/1.jpg 0\nb/1.jpg 1\n");
+    const counted = await plan();
+    assert.equal(counted.line, "classes: 2 (counted in toy's data)");
+    assert.equal(counted.classes, 2);
   });
 });
 
