@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { alignFace, templateFor } from "./alignment.ts";
 import { readImage, type RgbImage, toInputArray } from "./image.ts";
 import { Progress } from "../cli/progress.ts";
+import { sha256Hex } from "../fs/sha256.ts";
 
 /** One image to cache. */
 export interface CropSource {
@@ -76,12 +77,6 @@ export class CropCache {
   }
 }
 
-/** Hex SHA-256 of a string. */
-async function sha256(text: string): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** The cache key: template, size and every source's id, landmarks, byte size and mtime. */
 export async function cropCacheKey(size: number, sources: readonly CropSource[]): Promise<string> {
   const rows: string[] = [JSON.stringify(templateFor(size)), String(size)];
@@ -89,7 +84,7 @@ export async function cropCacheKey(size: number, sources: readonly CropSource[])
     const st = await Deno.stat(s.path).catch(() => undefined);
     rows.push(JSON.stringify([s.id, s.landmarks, s.frame ?? 0, st?.size ?? -1, st?.mtime?.getTime() ?? 0]));
   }
-  return await sha256(rows.join("\n"));
+  return await sha256Hex(rows.join("\n"));
 }
 
 /**

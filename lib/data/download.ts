@@ -19,6 +19,7 @@ import { dirname, join } from "node:path";
 import { DataError } from "./errors.ts";
 import { lfwRelativePath } from "./lfw.ts";
 import { Progress } from "../cli/progress.ts";
+import { sha256Hex } from "../fs/sha256.ts";
 import { pathExists } from "../fs/paths.ts";
 
 /** The LFW site (a copy of vis-www.cs.umass.edu/lfw kept by its authors) and the pinned landmark file. */
@@ -60,8 +61,6 @@ export interface DownloadSummary {
   alreadyPresent: boolean;
   seconds: number;
 }
-
-const hex = (b: ArrayBuffer) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
 
 /** The staging folder of an interrupted download of `dir`. */
 export const stagingDir = (dir: string) => `${dir.replace(/\/+$/, "")}.download`;
@@ -108,8 +107,7 @@ export async function downloadLfw(dir: string, options: DownloadOptions = {}): P
     const r = await fetchTo(
       url,
       path,
-      (b) =>
-        sha256Bytes(b).then((got) => got === sum ? undefined : `checksum mismatch: SHA-256 ${got}, expected ${sum}`),
+      (b) => sha256Hex(b).then((got) => got === sum ? undefined : `checksum mismatch: SHA-256 ${got}, expected ${sum}`),
     );
     if (r === "missing") throw new DataError(url, "not found on the server (HTTP 404)");
     if (r !== "stopped") bytes += r;
@@ -237,10 +235,6 @@ async function fetchTo(
   throw new DataError(url, `download failed (${lastErr}); run the same command again to resume`);
 }
 
-async function sha256Bytes(b: Uint8Array): Promise<string> {
-  return hex(await crypto.subtle.digest("SHA-256", b as Uint8Array<ArrayBuffer>));
-}
-
 async function sha256File(path: string): Promise<string> {
-  return sha256Bytes(await Deno.readFile(path));
+  return sha256Hex(await Deno.readFile(path));
 }

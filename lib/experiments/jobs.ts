@@ -25,7 +25,7 @@ import { evaluateModel } from "../train/experiment.ts";
 import { lfwView2PairSet } from "../train/lfw_data.ts";
 import { RUN_FILES, TrainingDivergedError, trainRun } from "../train/loop.ts";
 import { writeTextFileAtomic } from "../report/write.ts";
-import { sha256Hex } from "../train/checkpoint.ts";
+import { sha256Hex } from "../fs/sha256.ts";
 import { loadTrainedModel } from "../train/restore.ts";
 import { deriveSeed } from "../train/rng.ts";
 import { type DatasetSpec, distinctCells, type Experiment, type Profile } from "./spec.ts";
@@ -93,7 +93,7 @@ export function canonicalJson(value: unknown): string {
 
 /** SHA-256 (first 12 hex digits) of a value's canonical JSON. */
 export async function hashJson(value: unknown): Promise<string> {
-  return (await sha256Hex(new TextEncoder().encode(canonicalJson(value)))).slice(0, 12);
+  return (await sha256Hex(canonicalJson(value))).slice(0, 12);
 }
 
 /** {@link hashJson} of a training config without its name and comment. */

@@ -12,6 +12,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
+import { sha256Hex } from "../fs/sha256.ts";
 
 /** Set to 1 (or true) to recompute every cached step. */
 export const RECOMPUTE_ENV = "SF2_RECOMPUTE";
@@ -63,7 +64,7 @@ export async function cached<T>(
   if (!/^[\w.-]+$/.test(name)) throw new Error(`cached: name must be letters, digits, . _ -; got ${name}`);
   const recompute = options.recompute ?? /^(1|true|yes)$/i.test(envFlag(RECOMPUTE_ENV) ?? "");
   const dir = options.dir ?? cacheDir();
-  const path = join(dir, `${name}-${await digest(JSON.stringify(inputs) ?? "null")}.json`);
+  const path = join(dir, `${name}-${(await sha256Hex(JSON.stringify(inputs) ?? "null")).slice(0, 16)}.json`);
   if (!recompute) {
     try {
       const entry = JSON.parse(await Deno.readTextFile(path)) as { value: T };
@@ -79,10 +80,4 @@ export async function cached<T>(
   await Deno.writeTextFile(tmp, JSON.stringify({ name, inputs, value }));
   await Deno.rename(tmp, path);
   return { value, fromCache: false, path };
-}
-
-/** First 16 hex digits of the SHA-256 of a text. */
-async function digest(text: string): Promise<string> {
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return Array.from(hash.slice(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -19,6 +19,7 @@
  * @module
  */
 import { dirname } from "node:path";
+import { sha256Hex } from "../fs/sha256.ts";
 
 const MAGIC = "SF2CKPT1";
 export const CHECKPOINT_FORMAT = "sf2-checkpoint/1";
@@ -42,12 +43,6 @@ export interface CheckpointHeader {
 export interface Checkpoint {
   header: CheckpointHeader;
   tensors: Map<string, NamedArray>;
-}
-
-/** Hex SHA-256 of some bytes. */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Serialises a checkpoint to bytes. */
