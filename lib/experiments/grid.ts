@@ -17,6 +17,7 @@
  * @module
  */
 import { kitCommit } from "../report/metadata.ts";
+import { formatDuration } from "../train/log.ts";
 import { CONTROL_CELL, DataCache, type Job, type JobRecord, planJobs, readRecord, runJob, shardJobs } from "./jobs.ts";
 import { machineDescription } from "./machine.ts";
 import type { Experiment, Profile } from "./spec.ts";
@@ -65,12 +66,6 @@ export interface GridOutcome {
   seconds: number;
 }
 
-function duration(s: number): string {
-  if (!Number.isFinite(s)) return "?";
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.round(s % 60);
-  return h ? `${h}h${String(m).padStart(2, "0")}m` : m ? `${m}m${String(sec).padStart(2, "0")}s` : `${sec}s`;
-}
-
 /** Runs the grid (or one shard of it) and returns the results once every job of the grid has a record. */
 export async function runGrid(
   profileName: string,
@@ -106,7 +101,9 @@ export async function runGrid(
     log(
       `grid ${profileName}: ${i + 1}/${todo.length} ${job.dataset.name} ${job.cell} seed ${job.seed}: ` +
         `${r.diverged ? "diverged, " : ""}${acc === undefined ? "no pairs" : `ACC ${acc.toFixed(1)}%`} ` +
-        `in ${r.seconds.toFixed(0)} s · elapsed ${duration((performance.now() - t0) / 1000)} · ETA ${duration(eta)}`,
+        `in ${r.seconds.toFixed(0)} s · elapsed ${formatDuration((performance.now() - t0) / 1000)} · ETA ${
+          formatDuration(eta)
+        }`,
     );
   }
 
