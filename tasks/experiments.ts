@@ -3,7 +3,8 @@
  * [--results FILE] [--data DIR] [--backend NAME]`: trains a profile's grid of the paper's experiments (configs/experiments/),
  * resumable (rerun the same command after a kill) and splittable (`--shard 1/2` and `--shard 2/2` in two
  * processes; set OMP_NUM_THREADS=1 for each on a 2-core machine). When every job of the grid has a record, the
- * results file is written (default: the committed reference, data/reference/experiments-PROFILE.json).
+ * results file is written (default: the committed reference, data/reference/experiments-PROFILE.json; with `--data`,
+ * results/experiments/PROFILE@FOLDER/results.json beside that grid's runs, never over the reference).
  * Progress and ETA go to stderr; the last stdout line is JSON. `deno task reproduce --profile …` runs this and
  * then writes the report.
  * @module
@@ -11,7 +12,7 @@
 import { z } from "zod";
 import { backendFlag, parseFlags, runTask, shardFlag, startBackend, UsageError } from "../lib/cli/flags.ts";
 import { runGrid } from "../lib/experiments/grid.ts";
-import { referencePath, writeResults } from "../lib/experiments/reference.ts";
+import { gridPaths, writeResults } from "../lib/experiments/reference.ts";
 import { loadExperiments, loadProfile, profileNames, withSyntheticDir } from "../lib/experiments/spec.ts";
 
 const PROFILES = await profileNames();
@@ -37,14 +38,15 @@ await runTask(async () => {
   const loaded = await loadProfile(flags.profile);
   const profile = flags.data ? withSyntheticDir(loaded, flags.data) : loaded;
   const experiments = await loadExperiments(undefined, profile.families);
+  const paths = gridPaths(flags.profile, flags.data);
   const out = await runGrid(flags.profile, profile, experiments, {
-    workDir: flags.work ?? `results/experiments/${flags.profile}`,
+    workDir: flags.work ?? paths.workDir,
     shard: flags.shard,
     recompute: flags.recompute,
     quiet: flags.quiet,
     backend: backend.name,
   });
-  const file = flags.results ?? referencePath(flags.profile);
+  const file = flags.results ?? paths.results;
   if (out.results) await writeResults(file, out.results);
   console.log(JSON.stringify({
     profile: flags.profile,

@@ -22,7 +22,7 @@ import { backendFlag, parseFlags, runTask, shardFlag, startBackend, UsageError }
 import { checkClaims } from "../lib/experiments/claims.ts";
 import { type GridResults, runGrid } from "../lib/experiments/grid.ts";
 import { planProfile } from "../lib/experiments/plan.ts";
-import { readReference, referencePath, writeResults } from "../lib/experiments/reference.ts";
+import { gridPaths, readReference, referencePath, writeResults } from "../lib/experiments/reference.ts";
 import {
   investigationsOf,
   loadExperiments,
@@ -115,7 +115,7 @@ await runTask(async () => {
     // smoke is minutes and never resumed: a private folder keeps concurrent runs apart.
     const scratch = flags.profile === "smoke" && !flags.work ? await Deno.makeTempDir({ prefix: "sf2-smoke-" }) : null;
     const outcome = await runGrid(flags.profile, profile, experiments, {
-      workDir: flags.work ?? scratch ?? `results/experiments/${flags.profile}`,
+      workDir: flags.work ?? scratch ?? gridPaths(flags.profile).workDir,
       shard: flags.shard,
       recompute: flags.recompute,
       backend: backend.name,
@@ -131,8 +131,9 @@ await runTask(async () => {
       return;
     }
     if (flags.profile !== "smoke") {
-      await writeResults(referencePath(flags.profile), grid);
-      console.error(`reproduce: wrote ${referencePath(flags.profile)}`);
+      const { results } = gridPaths(flags.profile);
+      await writeResults(results, grid);
+      console.error(`reproduce: wrote ${results}`);
     }
   }
   // smoke also shows the committed cpu reference: the numbers that mean something.

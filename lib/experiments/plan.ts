@@ -22,6 +22,7 @@ import { parsePeople } from "../data/lfw.ts";
 import { pathExists } from "../fs/paths.ts";
 import type { TrainConfig } from "../train/config.ts";
 import { CONTROL_CELL, planJobs } from "./jobs.ts";
+import { gridPaths } from "./reference.ts";
 import type { Experiment, Profile } from "./spec.ts";
 
 export interface StepEstimate {
@@ -163,7 +164,7 @@ export async function planProfile(
   experiments: readonly Experiment[],
   options: PlanOptions & { workDir?: string; /** Overrides the counted training identities. */ classes?: number } = {},
 ): Promise<Plan> {
-  const jobs = await planJobs(profile, experiments, options.workDir ?? `results/experiments/${name}`);
+  const jobs = await planJobs(profile, experiments, options.workDir ?? gridPaths(name).workDir);
   const training = jobs.filter((j) => j.cell !== CONTROL_CELL);
   const lines = [`profile ${name}: ${profile.description}`];
   lines.push(

@@ -24,6 +24,19 @@ export function referencePath(profile: string, dir = REFERENCE_DIR): string {
   return `${dir.replace(/\/$/, "")}/experiments-${profile}.json`;
 }
 
+/**
+ * Where a grid keeps its runs and writes its results by default: `results/experiments/<profile>` and the committed
+ * reference; or, for a grid pointed at another synthetic folder (`data`, the experiments task's `--data`), a folder of
+ * its own (`results/experiments/<profile>@<folder name>`) with `results.json` inside, because such a variant trains
+ * other configs in the same run paths and must never overwrite the committed runs or reference.
+ */
+export function gridPaths(profile: string, data?: string): { workDir: string; results: string } {
+  if (data === undefined) return { workDir: `results/experiments/${profile}`, results: referencePath(profile) };
+  const name = data.replace(/\/+$/, "").split("/").at(-1) || "data";
+  const workDir = `results/experiments/${profile}@${name}`;
+  return { workDir, results: `${workDir}/results.json` };
+}
+
 /** Parses a results file, checking its schema tag. */
 export function parseResults(text: string, source: string): GridResults {
   let value: GridResults;

@@ -16,7 +16,7 @@ import { checkClaims, type ClaimCheck, gradientFormFindings } from "../experimen
 import { type GridResults, runGrid } from "../experiments/grid.ts";
 import { experimentsIn } from "../experiments/summary.ts";
 import { readReference, referencePath } from "../experiments/reference.ts";
-import { type Experiment, type Family, loadExperiments, loadProfile } from "../experiments/spec.ts";
+import { type Experiment, type Family, loadExperiments, loadProfile, withSyntheticDir } from "../experiments/spec.ts";
 import { blocksHtml, toMarkdown } from "../report/document.ts";
 import { familyBlocks } from "../report/experiments_report.ts";
 import * as tf from "@tensorflow/tfjs";
@@ -30,8 +30,13 @@ export const experimentParamsShape = {
   experimentsSource: z.enum(["reference", "retrain"]).default("reference"),
   /** Profile of configs/experiments/profiles.json: `cpu` (committed reference), `smoke` (minutes). */
   experimentsProfile: z.string().default("cpu"),
-  /** Where a retrained grid keeps its runs (resumable); default under the notebook cache. */
+  /** Where a retrained grid keeps its runs (resumable; relative to the kit's root); default under the notebook cache. */
   experimentsWorkDir: z.string().optional(),
+  /**
+   * A retrained grid's synthetic faces: another folder for the profile's synthetic datasets (relative to the kit's
+   * root, generated when absent), like `deno task experiments --data`.
+   */
+  experimentsData: z.string().optional(),
 };
 export const ExperimentParams = z.object(experimentParamsShape);
 
@@ -49,7 +54,13 @@ export interface NotebookExperiments {
 /** The notebook's families: committed results, or a (resumable) retraining of the profile's grid. */
 export async function experimentResults(
   families: readonly Family[],
-  params: { source: "reference" | "retrain"; profile: string; workDir?: string; log?: (line: string) => void },
+  params: {
+    source: "reference" | "retrain";
+    profile: string;
+    workDir?: string;
+    data?: string;
+    log?: (line: string) => void;
+  },
 ): Promise<NotebookExperiments> {
   const experiments = await loadExperiments(undefined, families);
   let results: GridResults;
@@ -71,8 +82,11 @@ export async function experimentResults(
     }
     source = `the committed reference ${referencePath(params.profile).replace(/^.*\/data\//, "data/")}`;
   } else {
-    const profile = { ...(await loadProfile(params.profile)), families: [...families] };
-    const workDir = resolve(params.workDir ?? join(cacheDir(), `experiments-${params.profile}`));
+    const loaded = { ...(await loadProfile(params.profile)), families: [...families] };
+    const profile = params.data ? withSyntheticDir(loaded, params.data) : loaded;
+    const workDir = params.workDir
+      ? resolve(REPO_ROOT, params.workDir)
+      : resolve(join(cacheDir(), `experiments-${params.profile}`));
     // Profiles name configs and data folders relative to the kit's root; a notebook's kernel runs in notebooks/.
     const here = Deno.cwd();
     Deno.chdir(REPO_ROOT);

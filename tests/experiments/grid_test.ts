@@ -2,7 +2,13 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { type GridResults, RESULTS_SCHEMA, runGrid } from "../../lib/experiments/grid.ts";
 import { CONTROL_CELL, planJobs, RESULT_FILE } from "../../lib/experiments/jobs.ts";
-import { parseResults, readReference, referencePath, writeResults } from "../../lib/experiments/reference.ts";
+import {
+  gridPaths,
+  parseResults,
+  readReference,
+  referencePath,
+  writeResults,
+} from "../../lib/experiments/reference.ts";
 import { type Experiment, loadExperiments, type Profile } from "../../lib/experiments/spec.ts";
 import { useBackend } from "../shared.ts";
 import { CELLS, fabricateResults, toyDataset, twoRowExperiment, withTempDir } from "./fixtures.ts";
@@ -199,4 +205,15 @@ Deno.test("reference: parseResults names the source on a schema mismatch, bad JS
     await Deno.writeTextFile(`${dir}/experiments-bad.json`, JSON.stringify({ ...ok, schema: "other" }));
     await assert.rejects(readReference("bad", dir), new RegExp(`${dir}/experiments-bad\\.json: schema`));
   });
+});
+
+Deno.test("gridPaths: the committed profile's folder and reference; a --data variant gets its own, never the reference", () => {
+  assert.deepEqual(gridPaths("cpu"), { workDir: "results/experiments/cpu", results: referencePath("cpu") });
+  const variant = gridPaths("cpu-long-synthetic", "data/cache/synthetic-60/");
+  assert.deepEqual(variant, {
+    workDir: "results/experiments/cpu-long-synthetic@synthetic-60",
+    results: "results/experiments/cpu-long-synthetic@synthetic-60/results.json",
+  });
+  // Even the default synthetic folder, named explicitly, is a variant: the flag says "not the committed grid".
+  assert.notEqual(gridPaths("cpu", "data/cache/synthetic").results, referencePath("cpu"));
 });

@@ -47,3 +47,28 @@ Deno.test("reference: a verdict for every family and dataset; the notebooks' def
   assert.deepEqual(nb.experiments.map((e) => e.family), ["lambda", "t"]);
   assert.equal(nb.claims.length, 2 * results.datasets.length);
 });
+
+Deno.test("notebooks' retrain path: another synthetic folder (experimentsData) and a work folder relative to the kit's root", async () => {
+  // In a child process run from notebooks/ (as a notebook's kernel is): experimentResults changes the working folder
+  // while it trains, which must not happen inside this test process beside other test files.
+  const root = new URL("../../", import.meta.url).pathname;
+  const work = `results/experiments/test-notebook-data-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "../tests/experiments/notebook_retrain_child.ts", work, "data/cache/synthetic"],
+      cwd: `${root}notebooks`,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    const r = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+    assert.equal(r.cwd, `${root}notebooks`, "the working folder is restored");
+    assert.equal(r.overrides.at(-1), "--data.dir=data/cache/synthetic");
+    assert.equal(r.records, 5 + 1); // five t rows + the random-init control, one seed
+    await Deno.stat(`${root}${work}/runs/synthetic`);
+  } finally {
+    await Deno.remove(`${root}${work}`, { recursive: true }).catch(() => {});
+  }
+});
