@@ -3,9 +3,11 @@
  * each dataset needs and whether it is there, and an estimate of time and memory from measured training steps
  * of the profile's own backbone on the current backend.
  *
- * The estimate measures the step at two small batches b and 2b (a full batch of 512 at 112×112 would not fit a
- * CPU run) and extrapolates linearly in the batch: time(B) = t(b) + (B − b)·(t(2b) − t(b))/b, and the same for
- * the process's peak resident memory. On a GPU, pass the real batch to measure it directly.
+ * The estimate measures the step at two batches b and 2b and extrapolates linearly in the batch:
+ * time(B) = t(b) + (B − b)·(t(2b) − t(b))/b, and the same for the process's peak resident memory. A batch of at most
+ * {@link DIRECT_BATCH} is measured itself (b = B/2); a larger one (512 at 112×112 would not fit a CPU run) from
+ * b = 4, where a small model's step is mostly fixed overhead, so extrapolation is rough. Only the training step is
+ * measured: data loading and evaluation come on top.
  *
  * @example
  * ```ts
@@ -42,9 +44,9 @@ export interface StepEstimate {
 export interface PlanOptions {
   /** Measure a step (default true). */
   measure?: boolean;
-  /** Smallest measured batch (default 4); 2× is measured too. */
+  /** Smallest measured batch (default: half the config's batch up to {@link DIRECT_BATCH}, else 4); 2× too. */
   measureBatch?: number;
-  /** Steps timed per batch after one warm-up (default 2). */
+  /** Steps timed per batch after two warm-up steps (default 5; the median is used). */
   measureSteps?: number;
 }
 
@@ -80,7 +82,7 @@ export function dataNeeds(config: TrainConfig): Array<{ path: string; what: stri
   }
 }
 
-/** VGGFace2's identity count: the classifier size assumed when a list-format training list is not there to count. */
+/** VGGFace2's identity count: the classifier size assumed when the training data is not there to count. */
 export const VGGFACE2_CLASSES = 8631;
 
 /**
@@ -109,6 +111,9 @@ export async function classCount(config: TrainConfig): Promise<number | null> {
   }
 }
 
+/** Config batches up to this are measured directly (at B/2 and B) rather than extrapolated from batch 4 and 8. */
+export const DIRECT_BATCH = 64;
+
 /** Measures the training step of `config`'s backbone at batches b and 2b and extrapolates to its batch. */
 export async function estimateStep(
   config: TrainConfig,
@@ -117,7 +122,8 @@ export async function estimateStep(
 ): Promise<StepEstimate> {
   const m = config.model;
   if (m.type !== "sfnet") throw new Error(`step estimate: only SFNet backbones are measured, got ${m.type}`);
-  const b = Math.min(options.measureBatch ?? 4, config.train.batchSize);
+  const B = config.train.batchSize;
+  const b = Math.min(options.measureBatch ?? (B <= DIRECT_BATCH ? Math.max(1, Math.floor(B / 2)) : 4), B);
   const batches = b * 2 <= config.train.batchSize ? [b, 2 * b] : [b];
   const measured: StepEstimate["measured"] = [];
   let backend = "";
@@ -129,13 +135,12 @@ export async function estimateStep(
       batch,
       classes,
       featDim: m.featDim,
-      warmup: 1,
-      steps: options.measureSteps ?? 2,
+      warmup: 2,
+      steps: options.measureSteps ?? 5,
     });
     backend = r.backend;
     measured.push({ batch, stepSeconds: r.stepSeconds, peakRssMB: r.peakRssMB });
   }
-  const B = config.train.batchSize;
   const extrapolate = (key: "stepSeconds" | "peakRssMB") => {
     if (measured.length === 1) return measured[0][key] * (B / measured[0].batch);
     const [a, c] = measured;
@@ -155,7 +160,13 @@ export async function estimateStep(
   };
 }
 
-const hours = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : `${(s / 60).toFixed(1)} min`);
+/** `42.0 min`, `3.5 h`, `2.1 days`, `16.5 years`: a plan's totals span a CPU smoke grid to the paper on a CPU. */
+export function planDuration(s: number): string {
+  if (s < 3600) return `${(s / 60).toFixed(1)} min`;
+  if (s < 48 * 3600) return `${(s / 3600).toFixed(1)} h`;
+  if (s < 365 * 86400) return `${(s / 86400).toFixed(1)} days`;
+  return `${(s / (365 * 86400)).toFixed(1)} years`;
+}
 
 /** The plan of a profile: jobs, data, and (unless `measure: false`) the time and memory estimate. */
 export async function planProfile(
@@ -195,7 +206,7 @@ export async function planProfile(
     const counted = options.classes ?? await classCount(config);
     lines.push(
       counted === null
-        ? `classes: ${VGGFACE2_CLASSES} assumed (VGGFace2; the training list is not there to count)`
+        ? `classes: ${VGGFACE2_CLASSES} assumed (VGGFace2's; the training identities are not there to count)`
         : `classes: ${counted} (${options.classes ? "given" : `counted in ${training[0].dataset.name}'s data`})`,
     );
     estimate = await estimateStep(config, counted ?? VGGFACE2_CLASSES, options);
@@ -212,8 +223,8 @@ export async function planProfile(
         estimate.imagesPerSecond.toFixed(1)
       } img/s), ` +
         `peak RSS ≈ ${(estimate.peakRssMB / 1024).toFixed(1)} GiB; all ${training.length} runs: ${
-          hours(totalSeconds)
-        } on one such device`,
+          planDuration(totalSeconds)
+        } of training steps on one such device (data loading and evaluation on top)`,
     );
   }
   const missing = data.filter((d) => !d.present);

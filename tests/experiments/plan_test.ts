@@ -1,6 +1,14 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { classCount, dataNeeds, estimateStep, planProfile, VGGFACE2_CLASSES } from "../../lib/experiments/plan.ts";
+import {
+  classCount,
+  dataNeeds,
+  DIRECT_BATCH,
+  estimateStep,
+  planDuration,
+  planProfile,
+  VGGFACE2_CLASSES,
+} from "../../lib/experiments/plan.ts";
 import { loadExperiments, loadProfile, type Profile } from "../../lib/experiments/spec.ts";
 import { parseTrainConfig } from "../../lib/train/config.ts";
 import { sharedPath, useBackend } from "../shared.ts";
@@ -103,7 +111,7 @@ Deno.test("plan: the estimate measures the config's classifier: counted classes 
     const assumed = await plan();
     assert.equal(
       assumed.line,
-      `classes: ${VGGFACE2_CLASSES} assumed (VGGFace2; the training list is not there to count)`,
+      `classes: ${VGGFACE2_CLASSES} assumed (VGGFace2's; the training identities are not there to count)`,
     );
     assert.deepEqual([assumed.classes, assumed.featDim], [VGGFACE2_CLASSES, 32]);
     await Deno.writeTextFile(`${dir}/train.txt`, "a/1.jpg 0\nb/1.jpg 1\n");
@@ -140,7 +148,24 @@ Deno.test("plan: estimateStep measures batches b and 2b and extrapolates to the 
   assert.ok(Math.abs(small.stepSeconds - small.measured[0].stepSeconds * 1.5) < 1e-12);
   assert.equal(tf.memory().numTensors, before);
 
+  // Defaults: a batch up to DIRECT_BATCH is measured itself (B/2 and B); a larger one from 4 and 8.
+  const direct = await estimateStep(config({ train: { steps: 10, batchSize: 16, lr: 0.1 } }), 10, { measureSteps: 1 });
+  assert.deepEqual(direct.measured.map((m) => m.batch), [8, 16]);
+  assert.equal(direct.stepSeconds, Math.max(...direct.measured.map((m) => m.stepSeconds)));
+  const large = await estimateStep(config({ train: { steps: 10, batchSize: DIRECT_BATCH + 1, lr: 0.1 } }), 10, {
+    measureSteps: 1,
+  });
+  assert.deepEqual(large.measured.map((m) => m.batch), [4, 8]);
+  assert.equal(tf.memory().numTensors, before);
+
   // Only SFNet backbones are measured.
   const iresnet = config({ model: { type: "iresnet", depth: 18, inputSize: 16, featDim: 32 } });
   await assert.rejects(estimateStep(iresnet, 10), /only SFNet backbones are measured, got iresnet/);
+});
+
+Deno.test("plan: planDuration picks a unit a reader can take in", () => {
+  assert.equal(planDuration(90), "1.5 min");
+  assert.equal(planDuration(5 * 3600), "5.0 h");
+  assert.equal(planDuration(72 * 3600), "3.0 days");
+  assert.equal(planDuration(144_245 * 3600), "16.5 years");
 });

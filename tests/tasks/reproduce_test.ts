@@ -123,3 +123,37 @@ Deno.test("reproduce: trains on a synthetic dataset and reports random-init vs t
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("reproduce --dry-run: the plan, the data it lacks, and a measured estimate with the classes it assumed; nothing trained", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    // The smoke profile pointed at an empty folder: its two View 1 files are missing, so the classes are assumed.
+    const r = await runDeno([
+      "tasks/reproduce.ts",
+      "--profile",
+      "smoke",
+      "--dry-run",
+      "--data",
+      `${root}/none`,
+      "--work",
+      `${root}/work`,
+      "--backend",
+      "wasm",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const plan = JSON.parse(lastLine(r.stdout));
+    assert.equal(plan.dryRun, true);
+    assert.equal(plan.jobs, 26);
+    assert.deepEqual(plan.missingData, [`${root}/none/peopleDevTrain.txt`, `${root}/none/pairsDevTest.txt`]);
+    assert.equal(plan.estimate.classes, 8631);
+    assert.equal(plan.estimate.batch, 16);
+    assert.deepEqual(plan.estimate.measured.map((m: { batch: number }) => m.batch), [8, 16]);
+    assert.ok(plan.estimate.stepSeconds > 0 && plan.totalHours >= 0);
+    assert.match(r.stdout, /classes: 8631 assumed \(VGGFace2's; the training identities are not there to count\)/);
+    assert.match(r.stdout, /of training steps on one such device/);
+    await assert.rejects(Deno.stat(`${root}/work`), "a dry run trains nothing");
+    await assert.rejects(Deno.stat(`${root}/none`), "and generates no data");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
