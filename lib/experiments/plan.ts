@@ -124,7 +124,7 @@ export async function estimateStep(
   if (m.type !== "sfnet") throw new Error(`step estimate: only SFNet backbones are measured, got ${m.type}`);
   const B = config.train.batchSize;
   const b = Math.min(options.measureBatch ?? (B <= DIRECT_BATCH ? Math.max(1, Math.floor(B / 2)) : 4), B);
-  const batches = b * 2 <= config.train.batchSize ? [b, 2 * b] : [b];
+  const batches = b * 2 <= B ? [b, 2 * b] : [b];
   const measured: StepEstimate["measured"] = [];
   let backend = "";
   for (const batch of batches) {
