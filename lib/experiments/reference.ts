@@ -26,15 +26,20 @@ export function referencePath(profile: string, dir = REFERENCE_DIR): string {
 
 /**
  * Where a grid keeps its runs and writes its results by default: `results/experiments/<profile>` and the committed
- * reference; or, for a grid pointed at another synthetic folder (`data`, the experiments task's `--data`), a folder of
- * its own (`results/experiments/<profile>@<folder name>`) with `results.json` inside, because such a variant trains
- * other configs in the same run paths and must never overwrite the committed runs or reference.
+ * reference. A variant never overwrites those: pointed at another synthetic folder (`data`, the experiments task's
+ * `--data`), which trains other configs in the same run paths, it gets a folder of its own
+ * (`results/experiments/<profile>@<folder name>`); restricted to some families (`--families`), whose results would
+ * be a subset of the profile's, it writes `results-<families>.json` in its folder instead of the reference.
  */
-export function gridPaths(profile: string, data?: string): { workDir: string; results: string } {
-  if (data === undefined) return { workDir: `results/experiments/${profile}`, results: referencePath(profile) };
-  const name = data.replace(/\/+$/, "").split("/").at(-1) || "data";
-  const workDir = `results/experiments/${profile}@${name}`;
-  return { workDir, results: `${workDir}/results.json` };
+export function gridPaths(
+  profile: string,
+  variant: { data?: string; families?: readonly string[] } = {},
+): { workDir: string; results: string } {
+  const { data, families } = variant;
+  const name = data?.replace(/\/+$/, "").split("/").at(-1) || "data";
+  const workDir = data === undefined ? `results/experiments/${profile}` : `results/experiments/${profile}@${name}`;
+  if (data === undefined && families === undefined) return { workDir, results: referencePath(profile) };
+  return { workDir, results: `${workDir}/results${families ? `-${families.join("-")}` : ""}.json` };
 }
 
 /** Parses a results file, checking its schema tag. */

@@ -207,13 +207,22 @@ Deno.test("reference: parseResults names the source on a schema mismatch, bad JS
   });
 });
 
-Deno.test("gridPaths: the committed profile's folder and reference; a --data variant gets its own, never the reference", () => {
+Deno.test("gridPaths: the committed profile's folder and reference; a --data or --families variant never the reference", () => {
   assert.deepEqual(gridPaths("cpu"), { workDir: "results/experiments/cpu", results: referencePath("cpu") });
-  const variant = gridPaths("cpu-long-synthetic", "data/cache/synthetic-60/");
+  const variant = gridPaths("cpu-long-synthetic", { data: "data/cache/synthetic-60/" });
   assert.deepEqual(variant, {
     workDir: "results/experiments/cpu-long-synthetic@synthetic-60",
     results: "results/experiments/cpu-long-synthetic@synthetic-60/results.json",
   });
   // Even the default synthetic folder, named explicitly, is a variant: the flag says "not the committed grid".
-  assert.notEqual(gridPaths("cpu", "data/cache/synthetic").results, referencePath("cpu"));
+  assert.notEqual(gridPaths("cpu", { data: "data/cache/synthetic" }).results, referencePath("cpu"));
+  // Some families only: the committed grid's runs (the same jobs), a subset's own results file.
+  assert.deepEqual(gridPaths("cpu", { families: ["noise", "t"] }), {
+    workDir: "results/experiments/cpu",
+    results: "results/experiments/cpu/results-noise-t.json",
+  });
+  assert.equal(
+    gridPaths("cpu", { data: "x/syn", families: ["noise"] }).results,
+    "results/experiments/cpu@syn/results-noise.json",
+  );
 });

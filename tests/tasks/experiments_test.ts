@@ -94,3 +94,24 @@ Deno.test("experiments task: an unknown --profile exits 2 listing the allowed pr
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("experiments task: --families trains only those families; unknown or absent families are usage errors", async () => {
+  const root = await Deno.makeTempDir({ prefix: "sf2-exp-families-" });
+  try {
+    const base = ["tasks/experiments.ts", "--work", `${root}/work`, "--results", `${root}/r.json`, "--quiet"];
+    const r = await runDeno([...base, "--profile", "smoke", "--families", "t", "--backend", "wasm"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(lastLine(r.stdout)).jobs, 5 + 1); // five t rows + the random-init control
+    const results = parseResults(await Deno.readTextFile(`${root}/r.json`), "r.json");
+    assert.equal(results.records.length, 6);
+
+    const unknown = await runDeno([...base, "--profile", "smoke", "--families", "t,bogus", "--backend", "cpu"]);
+    assert.equal(unknown.code, 2, unknown.stderr);
+    assert.match(unknown.stderr, /--families: unknown family "bogus"; allowed: lambda, t, margins, comparison, noise/);
+    const absent = await runDeno([...base, "--profile", "cpu-long-lfw", "--families", "noise", "--backend", "cpu"]);
+    assert.equal(absent.code, 2, absent.stderr);
+    assert.match(absent.stderr, /--families: noise not in profile cpu-long-lfw \(comparison\)/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
