@@ -18,7 +18,7 @@ import { parseFlags, runTask, UsageError } from "../lib/cli/flags.ts";
 import { cleanDownload, downloadLfw } from "../lib/data/download.ts";
 import { identityOverlap } from "../lib/data/formats.ts";
 import { openLfw } from "../lib/data/lfw.ts";
-import { writeSyntheticDataset } from "../lib/data/synthetic.ts";
+import { SYNTHETIC_DEFAULTS, writeSyntheticDataset } from "../lib/data/synthetic.ts";
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -32,8 +32,8 @@ const LfwFlags = z.strictObject({
 
 const SyntheticFlags = z.strictObject({
   dir: z.string().min(1).default("data/cache/synthetic"),
-  identities: int(4, 1_000_000).default(200),
-  imagesPerIdentity: int(2, 1000).default(6),
+  identities: int(4, 1_000_000).default(SYNTHETIC_DEFAULTS.identities),
+  imagesPerIdentity: int(2, 1000).default(SYNTHETIC_DEFAULTS.imagesPerIdentity),
   size: int(16, 1024).default(64),
   seed: int(0, 2 ** 32 - 1).default(1),
   folds: int(1, 100).default(10),

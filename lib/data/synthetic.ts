@@ -266,6 +266,9 @@ export function renderSyntheticImage(
   return { image: { width: size, height: size, data }, landmarks };
 }
 
+/** The embedded default set's size: 200 identities × 6 images (140 train / 60 test identities in View 1). */
+export const SYNTHETIC_DEFAULTS = { identities: 200, imagesPerIdentity: 6 } as const;
+
 /** Generation parameters (all have defaults small enough to write in well under a minute). */
 export interface SyntheticOptions {
   identities?: number;
@@ -348,7 +351,8 @@ export function samplePairs(
  */
 export async function writeSyntheticDataset(dir: string, options: SyntheticOptions = {}): Promise<SyntheticSummary> {
   const started = performance.now();
-  const n = options.identities ?? 200, m = options.imagesPerIdentity ?? 6, size = options.size ?? 64;
+  const n = options.identities ?? SYNTHETIC_DEFAULTS.identities;
+  const m = options.imagesPerIdentity ?? SYNTHETIC_DEFAULTS.imagesPerIdentity, size = options.size ?? 64;
   const seed = options.seed ?? 1, folds = options.folds ?? 10, perFold = options.pairsPerFold ?? 50;
   if (!(Number.isInteger(n) && n >= 4)) throw new Error(`--identities must be an integer >= 4, got ${n}`);
   if (!(Number.isInteger(m) && m >= 2)) throw new Error(`--images-per-identity must be an integer >= 2, got ${m}`);

@@ -29,7 +29,7 @@ import { sha256Hex } from "../fs/sha256.ts";
 import { loadTrainedModel } from "../train/restore.ts";
 import { deriveSeed } from "../train/rng.ts";
 import { type DatasetSpec, distinctCells, type Experiment, type Profile } from "./spec.ts";
-import { ensureSyntheticDataset } from "../data/synthetic.ts";
+import { ensureSyntheticDataset, SYNTHETIC_DEFAULTS } from "../data/synthetic.ts";
 
 /** The cell id of the random-initialisation control. */
 export const CONTROL_CELL = "random-init";
@@ -226,12 +226,31 @@ export class DataCache {
   }
 }
 
-/** Generates the synthetic dataset of a `synthetic: true` dataset when its folder lacks it. */
+/**
+ * Generates the synthetic faces of a `synthetic` dataset when its folder lacks them; a folder already there must
+ * hold what the dataset asks for (its identities and images per identity, from `lfw-names.txt`), since the config
+ * hash sees only the folder's name.
+ */
 export async function prepareDataset(dataset: DatasetSpec, config: TrainConfig, quiet?: boolean): Promise<void> {
   if (!dataset.synthetic || config.data.kind !== "lfw-view1") return;
-  if (await pathExists(`${config.data.dir}/pairs.txt`)) return;
-  if (!quiet) console.error(`experiments: generating the embedded synthetic face dataset into ${config.data.dir}`);
-  await ensureSyntheticDataset(config.data.dir, { quiet });
+  const dir = config.data.dir;
+  const wanted = typeof dataset.synthetic === "object" ? dataset.synthetic : {};
+  if (!(await pathExists(`${dir}/pairs.txt`))) {
+    if (!quiet) console.error(`experiments: generating the embedded synthetic face dataset into ${dir}`);
+    await ensureSyntheticDataset(dir, { ...wanted, quiet });
+  }
+  const file = `${dir}/lfw-names.txt`;
+  const counts = (await Deno.readTextFile(file)).trim().split("\n").map((l) => Number(l.split("\t")[1]));
+  const identities = wanted.identities ?? SYNTHETIC_DEFAULTS.identities;
+  const perIdentity = wanted.imagesPerIdentity ?? SYNTHETIC_DEFAULTS.imagesPerIdentity;
+  if (counts.length !== identities || counts.some((c) => c !== perIdentity)) {
+    throw new Error(
+      `${file}: dataset ${dataset.name} wants ${identities} synthetic identities × ${perIdentity} images, the folder ` +
+        `holds ${counts.length} identities × ${[...new Set(counts)].join("/")}: generate it with ` +
+        `deno task data synthetic --identities ${identities} --images-per-identity ${perIdentity} --dir ${dir}, ` +
+        `or point the dataset at another folder`,
+    );
+  }
 }
 
 export interface RunJobOptions {

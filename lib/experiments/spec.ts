@@ -58,8 +58,17 @@ export const DatasetSchema = z.strictObject({
   overrides: z.array(z.string().regex(/^--[^=]+=/, "--path.to.key=value")).default([]),
   /** Also verify on LFW View 2 (`pairs.txt` of the config's data.dir, 10 folds of 600 pairs). */
   view2: z.boolean().default(false),
-  /** Generate the kit's synthetic faces into data.dir when absent. */
-  synthetic: z.boolean().default(false),
+  /**
+   * The kit's synthetic faces, generated into data.dir when absent: `true` for the default set (200 identities × 6
+   * images), or the generation parameters that differ from it (checked against an existing folder).
+   */
+  synthetic: z.union([
+    z.boolean(),
+    z.strictObject({
+      identities: z.number().int().min(4).max(1_000_000).optional(),
+      imagesPerIdentity: z.number().int().min(2).max(1000).optional(),
+    }),
+  ]).default(false),
   /** Why this dataset and budget: stated in the report. */
   note: z.string().default(""),
 });

@@ -9,6 +9,7 @@ import {
   type Job,
   METRIC_KEYS,
   planJobs,
+  prepareDataset,
   readRecord,
   RESULT_FILE,
   runJob,
@@ -21,6 +22,8 @@ import {
   loadProfile,
   type Profile,
 } from "../../lib/experiments/spec.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
+import { DatasetSchema } from "../../lib/experiments/spec.ts";
 import { parseHeadConfig } from "../../lib/losses/config.ts";
 import { parseTrainConfig } from "../../lib/train/config.ts";
 import { RUN_FILES, trainRun } from "../../lib/train/loop.ts";
@@ -316,4 +319,35 @@ Deno.test("jobs: a diverging run is recorded with `diverged`, with the last good
     assert.deepEqual(r2.evaluations, []);
     assert.equal(tf.memory().numTensors, before);
   });
+});
+
+Deno.test("prepareDataset: an existing synthetic folder must hold the identities × images the dataset asks for", async () => {
+  await withTempDir(async (dir) => {
+    const syn = `${dir}/syn`;
+    await writeSyntheticDataset(syn, {
+      identities: 12,
+      imagesPerIdentity: 3,
+      size: 32,
+      folds: 2,
+      pairsPerFold: 4,
+      quiet: true,
+    });
+    const config = parseTrainConfig(toyConfigRaw({ data: { kind: "lfw-view1", dir: syn, size: 16 } }), "t");
+    const dataset = (synthetic: unknown) => DatasetSchema.parse({ name: "syn", config: "unused.json", synthetic });
+    await prepareDataset(dataset({ identities: 12, imagesPerIdentity: 3 }), config, true);
+    await assert.rejects(
+      prepareDataset(dataset(true), config, true),
+      new RegExp(
+        `${syn}/lfw-names\\.txt: dataset syn wants 200 synthetic identities × 6 images, the folder holds 12 ` +
+          `identities × 3: generate it with deno task data synthetic --identities 200 --images-per-identity 6`,
+      ),
+    );
+    await assert.rejects(
+      prepareDataset(dataset({ imagesPerIdentity: 30 }), config, true),
+      /200 synthetic identities × 30/,
+    );
+    // Not synthetic: never checked.
+    await prepareDataset(dataset(false), config, true);
+  });
+  assert.throws(() => DatasetSchema.parse({ name: "s", config: "c", synthetic: { images: 3 } }), /images/);
 });
