@@ -5,7 +5,8 @@
  *
  * "Not testable" means the experiment could not speak to the claim: no row of the family beats the
  * random-initialisation control beyond the seed spread (the models did not learn a face representation at this
- * budget), or the results lack the rows. "Not reproduced" means the models learned but the claimed ordering did
+ * budget), or the results lack the rows; for label noise also when, at the highest ratio, no loss is above the
+ * control (the noise erased what all of them learned: nothing to rank). "Not reproduced" means the models learned but the claimed ordering did
  * not show beyond the spread (or the opposite did).
  *
  * @example
@@ -207,13 +208,29 @@ function checkFamily(ctx: Ctx, e: Experiment): ClaimCheck {
       });
       const sf2Drop = sf2Clean.s.mean - sf2.s.mean;
       const ok = parts.every((p) => p.d.beyond && p.d.delta > 0);
+      const drops = `Drop from noise 0 to ${top}: SphereFace2 ${sf2Drop.toFixed(1)} pp, ` +
+        parts.map((p) => `${p.name} ${p.drop.toFixed(1)} pp`).join(", ") + ".";
+      // Where the noise has erased what every loss learned, the losses sit at the control and cannot be ranked.
+      const atTop = [{ name: "SphereFace2", s: sf2.s }, ...rivals.map((name) => ({ name, s: at(name, top).s }))];
+      const learned = atTop.filter((r) => {
+        const d = difference(r.s, ctx.control!);
+        return d.beyond && d.delta > 0;
+      });
+      if (!learned.length) {
+        return {
+          ...base,
+          verdict: "not testable",
+          evidence: `At noise ${top} no loss beats the random-init control beyond the spread (` +
+            atTop.map((r) => show(r.name, r.s)).join(", ") + ` vs ${show("random init", ctx.control!)}): the noise ` +
+            `erased what training learned, so the losses cannot be ranked there. ${drops}`,
+        };
+      }
       return {
         ...base,
         verdict: ok ? "reproduced" : "not reproduced",
         evidence: `At noise ${top}: SphereFace2 minus ` +
           parts.map((p) => `${p.name} ${pp(p.d.delta)}${p.d.beyond ? "*" : ""}`).join(", ") +
-          ` (* beyond the spread). Drop from noise 0 to ${top}: SphereFace2 ${sf2Drop.toFixed(1)} pp, ` +
-          parts.map((p) => `${p.name} ${p.drop.toFixed(1)} pp`).join(", ") + ".",
+          ` (* beyond the spread). ${drops}`,
       };
     }
   }

@@ -167,7 +167,7 @@ export function experimentsSection(
       ),
       `Verdicts: reproduced / not reproduced (the models learned but the claimed ordering does not show beyond the ` +
       `spread, or the opposite does) / not testable (no row of the family beats the random-init control beyond the ` +
-      `spread). The margins claim's "same range" counts a difference against it only when it is beyond the spread ` +
+      `spread; for label noise also when no loss does at the highest ratio). The margins claim's "same range" counts a difference against it only when it is beyond the spread ` +
       `and larger than ${SAME_RANGE_PP} pp.`,
       "A 10-fold accuracy of 50.0 with a best-threshold accuracy above it means collapsed embeddings: every test pair's " +
       "cosine within 0.005 of 1, finer than insightface's threshold grid (squared distance in steps of 0.01), so no " +

@@ -239,6 +239,22 @@ Deno.test("claims: noise — reproduced when SphereFace2 leads ArcFace and CosFa
   const robust = claim({ cells: { ...cells, [CELLS.noisy(CELLS.arcface, 0.6)]: around(80) } }, "noise");
   assert.equal(robust.verdict, "not reproduced");
   assert.match(robust.evidence, /ArcFace -5\.0 pp\*, CosFace \+13\.0 pp\*/);
+
+  // Every loss back at the control at the top ratio: nothing left to rank, whatever the order.
+  const erased = claim({
+    cells: {
+      [CELLS.noisy(CELLS.paper, 0.6)]: around(49),
+      [CELLS.noisy(CELLS.arcface, 0.6)]: around(50.5),
+      [CELLS.noisy(CELLS.cosface, 0.6)]: around(50),
+    },
+  }, "noise");
+  assert.equal(erased.verdict, "not testable", erased.evidence);
+  assert.equal(
+    erased.evidence,
+    "At noise 0.6 no loss beats the random-init control beyond the spread (SphereFace2 49.0 ± 0.5, ArcFace 50.5 ± " +
+      "0.5, CosFace 50.0 ± 0.5 vs random init 50.0 ± 0.5): the noise erased what training learned, so the losses " +
+      "cannot be ranked there. Drop from noise 0 to 0.6: SphereFace2 31.0 pp, ArcFace 29.5 pp, CosFace 30.0 pp.",
+  );
 });
 
 Deno.test("claims: not testable when no row beats the control beyond the spread, or rows or control are missing", () => {
