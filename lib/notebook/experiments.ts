@@ -16,7 +16,14 @@ import { checkClaims, type ClaimCheck, gradientFormFindings } from "../experimen
 import { type GridResults, runGrid } from "../experiments/grid.ts";
 import { experimentsIn } from "../experiments/summary.ts";
 import { readReference, referencePath } from "../experiments/reference.ts";
-import { type Experiment, type Family, loadExperiments, loadProfile, withSyntheticDir } from "../experiments/spec.ts";
+import {
+  type Experiment,
+  type Family,
+  investigationsOf,
+  loadExperiments,
+  loadProfile,
+  withSyntheticDir,
+} from "../experiments/spec.ts";
 import { blocksHtml, toMarkdown } from "../report/document.ts";
 import { familyBlocks } from "../report/experiments_report.ts";
 import * as tf from "@tensorflow/tfjs";
@@ -118,6 +125,28 @@ export function familyDisplay(results: GridResults, experiment: Experiment, data
   }
   const md = toMarkdown(blocks.filter((b) => b.kind !== "figure"));
   return displayable({ "text/html": blocksHtml(blocks), "text/markdown": md, "text/plain": md });
+}
+
+/**
+ * The committed follow-ups of the notebook's profile (`investigates` in profiles.json, e.g. the 4× budgets of `cpu`)
+ * that train `experiment`'s family: for each, a heading with its question and the family on each of its datasets, as
+ * {@link familyDisplay} shows it. Empty for a retrained grid (follow-ups are committed results only).
+ */
+export async function followUpDisplays(
+  experiment: Experiment,
+  params: { source: "reference" | "retrain"; profile: string },
+): Promise<Displayable[]> {
+  if (params.source !== "reference") return [];
+  const out: Displayable[] = [];
+  for (const name of await investigationsOf(params.profile)) {
+    const results = await readReference(name);
+    if (!results || !experimentsIn(results, [experiment]).length) continue;
+    const text = `#### Follow-up \`${name}\`\n\n${results.description} (${results.records.length} jobs, seeds ` +
+      `${results.seeds.join(", ")}, committed in ${referencePath(name).replace(/^.*\/data\//, "data/")}.)`;
+    out.push(displayable({ "text/markdown": text, "text/plain": text }));
+    for (const d of results.datasets) out.push(familyDisplay(results, experiment, d.name));
+  }
+  return out;
 }
 
 /** Where the results came from: profile, machine, backend, commits, cost, seeds. */
