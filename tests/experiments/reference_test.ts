@@ -7,10 +7,12 @@ import assert from "node:assert/strict";
 import { checkClaims, VERDICTS } from "../../lib/experiments/claims.ts";
 import { planJobs } from "../../lib/experiments/jobs.ts";
 import { readReference, referencePath } from "../../lib/experiments/reference.ts";
-import { FAMILIES, loadExperiments, loadProfile } from "../../lib/experiments/spec.ts";
-import { experimentResults } from "../../lib/notebook/experiments.ts";
+import { FAMILIES, investigationsOf, loadExperiments, loadProfile } from "../../lib/experiments/spec.ts";
+import { JUPYTER_DISPLAY } from "../../lib/notebook/display.ts";
+import { experimentResults, followUpDisplays } from "../../lib/notebook/experiments.ts";
 
-for (const name of ["cpu", "cpu-long-synthetic", "cpu-long-lfw"]) {
+// The cpu grid and every follow-up of it: each must have a committed, current reference.
+for (const name of ["cpu", ...await investigationsOf("cpu")]) {
   Deno.test(`reference: experiments-${name}.json holds a record for every job of the profile, hashes current`, async () => {
     const results = await readReference(name);
     assert.ok(results, `${referencePath(name)} is missing: run deno task experiments --profile ${name}`);
@@ -71,4 +73,26 @@ Deno.test("notebooks' retrain path: another synthetic folder (experimentsData) a
   } finally {
     await Deno.remove(`${root}${work}`, { recursive: true }).catch(() => {});
   }
+});
+
+Deno.test("followUpDisplays: a heading and the family per dataset for each committed follow-up that trains it", async () => {
+  const experiments = await loadExperiments();
+  for (const e of experiments) {
+    const followUps = [];
+    for (const name of await investigationsOf("cpu")) {
+      const p = await loadProfile(name);
+      if (p.families.includes(e.family)) followUps.push({ name, datasets: p.datasets.length });
+    }
+    const shown = await followUpDisplays(e, { source: "reference", profile: "cpu" });
+    assert.equal(shown.length, followUps.reduce((n, f) => n + 1 + f.datasets, 0), e.family);
+    const headings = shown.map((d) => String(d[JUPYTER_DISPLAY]()["text/plain"]))
+      .filter((t) => t.startsWith("#### Follow-up"));
+    assert.deepEqual(headings.map((h) => h.match(/`([^`]+)`/)![1]), followUps.map((f) => f.name), e.family);
+  }
+  // t has no follow-up; a retrained grid shows none.
+  assert.deepEqual(
+    await followUpDisplays(experiments.find((e) => e.family === "t")!, { source: "reference", profile: "cpu" }),
+    [],
+  );
+  assert.deepEqual(await followUpDisplays(experiments[0], { source: "retrain", profile: "cpu" }), []);
 });
