@@ -227,9 +227,10 @@ export class DataCache {
 }
 
 /**
- * Generates the synthetic faces of a `synthetic` dataset when its folder lacks them; a folder already there must
- * hold what the dataset asks for (its identities and images per identity, from `lfw-names.txt`), since the config
- * hash sees only the folder's name.
+ * Generates the synthetic faces of a `synthetic` dataset when its folder lacks them. A dataset that states its
+ * generation parameters (`synthetic: {imagesPerIdentity: 30}`) is a specific set: a folder already there must hold
+ * those identities and images per identity (from `lfw-names.txt`), since the config hash sees only the folder's name.
+ * `synthetic: true` takes the folder as it is (`--data` may point it at any size of the set).
  */
 export async function prepareDataset(dataset: DatasetSpec, config: TrainConfig, quiet?: boolean): Promise<void> {
   if (!dataset.synthetic || config.data.kind !== "lfw-view1") return;
@@ -239,6 +240,7 @@ export async function prepareDataset(dataset: DatasetSpec, config: TrainConfig, 
     if (!quiet) console.error(`experiments: generating the embedded synthetic face dataset into ${dir}`);
     await ensureSyntheticDataset(dir, { ...wanted, quiet });
   }
+  if (typeof dataset.synthetic !== "object") return;
   const file = `${dir}/lfw-names.txt`;
   const counts = (await Deno.readTextFile(file)).trim().split("\n").map((l) => Number(l.split("\t")[1]));
   const identities = wanted.identities ?? SYNTHETIC_DEFAULTS.identities;

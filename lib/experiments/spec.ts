@@ -60,7 +60,8 @@ export const DatasetSchema = z.strictObject({
   view2: z.boolean().default(false),
   /**
    * The kit's synthetic faces, generated into data.dir when absent: `true` for the default set (200 identities × 6
-   * images), or the generation parameters that differ from it (checked against an existing folder).
+   * images; an existing folder is used as it is), or the generation parameters that differ from it (then an existing
+   * folder must match them).
    */
   synthetic: z.union([
     z.boolean(),
