@@ -17,7 +17,7 @@
  */
 import { dirname, join } from "node:path";
 import { DataError } from "./errors.ts";
-import { lfwRelativePath } from "./lfw.ts";
+import { lfwRelativePath, parseLfwNames } from "./lfw.ts";
 import { Progress } from "../cli/progress.ts";
 import { sha256Hex } from "../fs/sha256.ts";
 import { pathExists } from "../fs/paths.ts";
@@ -113,12 +113,11 @@ export async function downloadLfw(dir: string, options: DownloadOptions = {}): P
     if (r !== "stopped") bytes += r;
   }
 
-  const names = (await Deno.readTextFile(join(stage, "lfw-names.txt"))).trim().split("\n").map((l) => l.split("\t"));
+  const namesFile = join(stage, "lfw-names.txt");
+  const names = parseLfwNames(await Deno.readTextFile(namesFile), namesFile);
   const wanted = options.people ? new Set(options.people) : undefined;
-  const refs = names.filter(([n]) => !wanted || wanted.has(n))
-    .flatMap(([name, count]) =>
-      Array.from({ length: Number(count) }, (_, i) => lfwRelativePath({ name, index: i + 1 }))
-    );
+  const refs = names.filter((p) => !wanted || wanted.has(p.name))
+    .flatMap(({ name, count }) => Array.from({ length: count }, (_, i) => lfwRelativePath({ name, index: i + 1 })));
   const missing: string[] = [];
   const bar = new Progress("lfw images", refs.length, options.quiet);
   let next = 0;

@@ -121,6 +121,19 @@ export function parsePairs(text: string, file: string): PairsFile {
   return { file, folds, perFold, pairs };
 }
 
+/** Parses `lfw-names.txt`: one `name<tab>count` line per identity (every identity of LFW, or of the synthetic set). */
+export function parseLfwNames(text: string, file: string): { name: string; count: number }[] {
+  const lines = numberedLines(text);
+  if (lines.length === 0) throw new DataError(file, "empty names file");
+  return lines.map(({ line, text: t }) => {
+    const f = t.trim().split(/\s+/);
+    if (f.length !== 2 || !positiveInt(f[1])) {
+      throw new DataError(file, `expected "name<tab>count", got ${JSON.stringify(t)}`, line);
+    }
+    return { name: f[0], count: Number(f[1]) };
+  });
+}
+
 /**
  * Parses `people*.txt`: either `N` then N `name count` lines (View 1), or `F` then per fold a count line and that
  * many `name count` lines (`people.txt`).

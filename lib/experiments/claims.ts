@@ -6,8 +6,8 @@
  * "Not testable" means the experiment could not speak to the claim: no row of the family beats the
  * random-initialisation control beyond the seed spread (the models did not learn a face representation at this
  * budget), or the results lack the rows; for label noise also when, at the highest ratio, no loss is above the
- * control (the noise erased what all of them learned: nothing to rank). "Not reproduced" means the models learned but the claimed ordering did
- * not show beyond the spread (or the opposite did).
+ * control (the noise erased what all of them learned: nothing to rank). "Not reproduced" means the models learned
+ * but the claimed ordering did not show beyond the spread (or the opposite did).
  *
  * @example
  * ```ts

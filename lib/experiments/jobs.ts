@@ -30,6 +30,7 @@ import { loadTrainedModel } from "../train/restore.ts";
 import { deriveSeed } from "../train/rng.ts";
 import { type DatasetSpec, distinctCells, type Experiment, type Profile } from "./spec.ts";
 import { ensureSyntheticDataset, SYNTHETIC_DEFAULTS } from "../data/synthetic.ts";
+import { parseLfwNames } from "../data/lfw.ts";
 
 /** The cell id of the random-initialisation control. */
 export const CONTROL_CELL = "random-init";
@@ -242,7 +243,7 @@ export async function prepareDataset(dataset: DatasetSpec, config: TrainConfig, 
   }
   if (typeof dataset.synthetic !== "object") return;
   const file = `${dir}/lfw-names.txt`;
-  const counts = (await Deno.readTextFile(file)).trim().split("\n").map((l) => Number(l.split("\t")[1]));
+  const counts = parseLfwNames(await Deno.readTextFile(file), file).map((p) => p.count);
   const identities = wanted.identities ?? SYNTHETIC_DEFAULTS.identities;
   const perIdentity = wanted.imagesPerIdentity ?? SYNTHETIC_DEFAULTS.imagesPerIdentity;
   if (counts.length !== identities || counts.some((c) => c !== perIdentity)) {

@@ -167,8 +167,8 @@ export function experimentsSection(
       ),
       `Verdicts: reproduced / not reproduced (the models learned but the claimed ordering does not show beyond the ` +
       `spread, or the opposite does) / not testable (no row of the family beats the random-init control beyond the ` +
-      `spread; for label noise also when no loss does at the highest ratio). The margins claim's "same range" counts a difference against it only when it is beyond the spread ` +
-      `and larger than ${SAME_RANGE_PP} pp.`,
+      `spread; for label noise also when no loss does at the highest ratio). The margins claim's "same range" ` +
+      `counts a difference against it only when it is beyond the spread and larger than ${SAME_RANGE_PP} pp.`,
       "A 10-fold accuracy of 50.0 with a best-threshold accuracy above it means collapsed embeddings: every test pair's " +
       "cosine within 0.005 of 1, finer than insightface's threshold grid (squared distance in steps of 0.01), so no " +
       "threshold chosen on nine folds separates the tenth. The verdicts use the 10-fold accuracy, whose threshold is " +

@@ -1,5 +1,5 @@
 import { expect } from "expect";
-import { openLfw, parsePairs, parsePeople } from "../../lib/data/lfw.ts";
+import { openLfw, parseLfwNames, parsePairs, parsePeople } from "../../lib/data/lfw.ts";
 import { parseLandmarkFile, readLandmarkFile } from "../../lib/data/landmarks.ts";
 import { identityOverlap } from "../../lib/data/formats.ts";
 import { sharedPath } from "../shared.ts";
@@ -97,4 +97,14 @@ Deno.test("LFW layout errors: missing folder, missing image, identity not found"
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("parseLfwNames: the real file (5,749 people, 13,233 images) and errors naming file and line", async () => {
+  const file = `${LFW}/lfw-names.txt`;
+  const names = parseLfwNames(await Deno.readTextFile(file), file);
+  expect(names.length).toBe(5749);
+  expect(names.reduce((n, p) => n + p.count, 0)).toBe(13233);
+  expect(names[0]).toEqual({ name: "AJ_Cook", count: 1 });
+  expect(() => parseLfwNames("A\t2\nB two\n", "n.txt")).toThrow(/n\.txt:2: expected "name<tab>count", got "B two"/);
+  expect(() => parseLfwNames("\n", "n.txt")).toThrow(/n\.txt: empty names file/);
 });
