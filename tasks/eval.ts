@@ -5,7 +5,8 @@
  * `metrics.json`, `report.md` (both ACC protocols side by side, every number labelled) and `roc.svg` under
  * `results/eval/<model>-<data>-<protocol>/` (atomically).
  *
- * `--data lfw` is `../shared/data/lfw` when present, else `data/cache/lfw` (`deno task data lfw`); `synthetic` is
+ * `--data lfw` is the first LFW folder the kit finds (`$SF2_LFW_DIR`, then `data/cache/lfw` from `deno task data lfw`:
+ * `lib/data/lfw_location.ts`); `synthetic` is
  * `data/cache/synthetic` (`deno task data synthetic`). `--limit N` keeps the first N matched and N mismatched pairs
  * of every fold (quick checks). Kit models see 5-point-aligned crops (the dataset's landmarks) with flip fusion;
  * face-api runs its own detector.
@@ -17,6 +18,7 @@ import { Progress } from "../lib/cli/progress.ts";
 import { readImage } from "../lib/data/image.ts";
 import { LFW_LANDMARK_FRAME } from "../lib/data/landmarks.ts";
 import { lfwRelativePath, openLfw } from "../lib/data/lfw.ts";
+import { LFW_ENV, LFW_FETCH_COMMAND, locateLfw } from "../lib/data/lfw_location.ts";
 import { loadTrainedModel, modelEmbedder } from "../lib/train/restore.ts";
 import { loadFaceApi } from "../lib/eval/peer_faceapi.ts";
 import {
@@ -29,7 +31,6 @@ import {
 import { markdownTable } from "../lib/report/markdown.ts";
 import { runMetadata } from "../lib/report/metadata.ts";
 import { writeDirAtomic } from "../lib/report/write.ts";
-import { pathExists } from "../lib/fs/paths.ts";
 
 const Flags = z.strictObject({
   backend: backendFlag,
@@ -58,8 +59,13 @@ function memoized(embedder: ImageEmbedder): ImageEmbedder {
 
 async function dataDir(data: string): Promise<string> {
   if (data === "lfw") {
-    const shared = new URL("../../shared/data/lfw", import.meta.url).pathname;
-    return (await pathExists(shared)) ? shared : "data/cache/lfw";
+    const found = await locateLfw();
+    if (!found) {
+      throw new Error(
+        `--data lfw: no LFW folder found (looked in $${LFW_ENV} and data/cache/lfw); fetch it with ${LFW_FETCH_COMMAND}`,
+      );
+    }
+    return found.dir;
   }
   if (data === "synthetic") return "data/cache/synthetic";
   return data;

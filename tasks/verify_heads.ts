@@ -1,6 +1,7 @@
 /**
  * `deno task verify-heads [FILE] [--backend NAME]`: checks the kit's heads against golden vectors in the
- * heads.json format (default: ../shared/vectors/heads.json). One line per case, then `heads: N passed, M failed`;
+ * heads.json format (default: the copy the kit carries, tests/golden/heads.json). One line per case, then
+ * `heads: N passed, M failed`;
  * exits 1 if any case fails.
  * @module
  */
@@ -8,7 +9,7 @@ import { z } from "zod";
 import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
 import { loadGoldenFile, verifyFile } from "../lib/losses/golden.ts";
 
-const DEFAULT_FILE = new URL("../../shared/vectors/heads.json", import.meta.url).pathname;
+const DEFAULT_FILE = new URL("../tests/golden/heads.json", import.meta.url).pathname;
 
 await runTask(async () => {
   const { flags, positionals } = parseFlags(

@@ -1,7 +1,8 @@
 /**
  * `deno task verify-metrics [FILE]`: checks the kit's verification metrics (OpenSphere ACC/EER/AUC/TPR@FPR and
  * Combined, insightface 10-fold and IJB nearest-FPR) against golden cases in the metrics.json format
- * (default: ../shared/vectors/metrics.json). One line per case, then `metrics: N passed, M failed`; exits 1 if any
+ * (default: the copy the kit carries, tests/golden/metrics.json). One line per case, then
+ * `metrics: N passed, M failed`; exits 1 if any
  * case fails.
  * @module
  */
@@ -9,7 +10,7 @@ import { z } from "zod";
 import { parseFlags, runTask, UsageError } from "../lib/cli/flags.ts";
 import { loadMetricGoldens, verifyMetricFile } from "../lib/eval/golden.ts";
 
-const DEFAULT_FILE = new URL("../../shared/vectors/metrics.json", import.meta.url).pathname;
+const DEFAULT_FILE = new URL("../tests/golden/metrics.json", import.meta.url).pathname;
 
 await runTask(async () => {
   const { positionals } = parseFlags(Deno.args, z.strictObject({}), "verify-metrics");

@@ -1,32 +1,63 @@
 /**
- * Test helpers: the read-only ground truth in `../shared` (beside the repository, never copied into it), and
- * backend switching.
+ * Test helpers: the golden vectors the kit carries (`tests/golden/`, copies of the official code's outputs), real
+ * LFW where the kit finds it (never in the repository: tests that need it are ignored when it is absent, and say
+ * why), and backend switching.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmKernelFixes } from "../lib/backend/wasm_kernels.ts";
+import { LFW_ENV, LFW_FETCH_COMMAND, locateLfw } from "../lib/data/lfw_location.ts";
+import { REPO_ROOT } from "../lib/fs/paths.ts";
 
 /** The repository root. */
-export const REPO = new URL("../", import.meta.url).pathname;
-/** `../shared` beside the repository. */
-export const SHARED = new URL("../../shared/", import.meta.url).pathname;
+export const REPO = REPO_ROOT;
+/** The golden vectors the kit carries (same layout as the team's `shared/vectors/`). */
+export const GOLDEN = new URL("./golden/", import.meta.url).pathname;
 
-/**
- * Absolute path of a file under ../shared; throws a message that says what is missing and why it is needed
- * when the folder or the file is absent.
- */
-export function sharedPath(relative: string): string {
-  const path = SHARED + relative;
+/** Absolute path of a golden file under `tests/golden/`; throws naming it when it is missing. */
+export function goldenPath(relative: string): string {
+  const path = GOLDEN + relative;
   try {
     Deno.statSync(path);
   } catch {
-    throw new Error(
-      `missing ${path}: the tests read the kit's ground truth (golden vectors, LFW) from ../shared beside the ` +
-        `repository; clone the repository next to a copy of shared/ (see README, "Tests")`,
-    );
+    throw new Error(`missing golden file ${path}: the kit carries its golden vectors in tests/golden/`);
   }
   return path;
+}
+
+/** Real LFW's folder as the kit finds it (`lib/data/lfw_location.ts`), or null: found once per test process. */
+export const LFW_DIR: string | null = (await locateLfw())?.dir ?? null;
+
+/** The marker every LFW-dependent test carries in its name when it is ignored (`.ci/run` counts these). */
+export const LFW_SKIP_MARK = "[skipped: needs real LFW]";
+
+/** Absolute path of a file inside the located LFW folder (only call it inside an {@link lfwTest}). */
+export function lfwPath(relative = ""): string {
+  if (!LFW_DIR) throw new Error("lfwPath called without LFW: wrap the test in lfwTest");
+  return relative ? `${LFW_DIR}/${relative}` : LFW_DIR;
+}
+
+/**
+ * A test that needs real LFW: it runs where the kit finds LFW and is reported as ignored otherwise, its name then
+ * saying why and how to get it (never silently passed). `alsoNeeds`: a file made from LFW that must be there too
+ * (e.g. an insightface `.bin` of LFW pairs).
+ */
+export function lfwTest(
+  name: string,
+  fn: (t: Deno.TestContext) => void | Promise<void>,
+  alsoNeeds?: string,
+): void {
+  let present = LFW_DIR !== null;
+  if (present && alsoNeeds) {
+    try {
+      Deno.statSync(alsoNeeds);
+    } catch {
+      present = false;
+    }
+  }
+  const why = LFW_DIR ? `needs ${alsoNeeds}` : `${LFW_FETCH_COMMAND}, or set ${LFW_ENV}`;
+  Deno.test({ name: present ? name : `${name} ${LFW_SKIP_MARK} (${why})`, ignore: !present, fn });
 }
 
 /** Activates a backend for a test (wasm with the kit's kernel fixes). */

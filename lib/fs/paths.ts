@@ -34,3 +34,6 @@ export async function isFile(path: string): Promise<boolean> {
 export async function isDir(path: string): Promise<boolean> {
   return (await statOrNull(path, true))?.isDirectory ?? false;
 }
+
+/** The kit's root folder (the repository checkout), with a trailing slash. */
+export const REPO_ROOT: string = new URL("../../", import.meta.url).pathname;

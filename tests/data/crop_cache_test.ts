@@ -2,25 +2,29 @@ import { expect } from "expect";
 import { type CropSource, loadOrBuildCropCache } from "../../lib/data/crop_cache.ts";
 import { alignFace } from "../../lib/data/alignment.ts";
 import { readImage } from "../../lib/data/image.ts";
-import { openLfw } from "../../lib/data/lfw.ts";
-import { sharedPath } from "../shared.ts";
+import { goldenPath } from "../shared.ts";
 
-async function lfwSources(n: number): Promise<CropSource[]> {
-  const lfw = await openLfw(sharedPath("data/lfw"));
-  const { folds } = await lfw.view2();
-  const refs = folds[0].slice(0, n).map((p) => p.a);
-  return refs.map((r) => {
-    const id = `${r.name}/${r.name}_${String(r.index).padStart(4, "0")}.jpg`;
-    return { id, path: lfw.imagePath(r), landmarks: lfw.landmarks.get(id)!, frame: 250 };
-  });
+/** The alignment goldens' lossless LFW sources with their 250-frame landmarks (carried by the kit). */
+async function goldenSources(n: number): Promise<CropSource[]> {
+  const dir = goldenPath("alignment/");
+  const { cases } = JSON.parse(await Deno.readTextFile(`${dir}cases.json`)) as {
+    cases: { id: string; source_png: string; landmarks_250: number[] }[];
+  };
+  const unique = [...new Map(cases.map((c) => [c.source_png, c])).values()];
+  return unique.slice(0, n).map((c) => ({
+    id: c.source_png,
+    path: `${dir}${c.source_png}`,
+    landmarks: c.landmarks_250,
+    frame: 250,
+  }));
 }
 
 Deno.test("crop cache: built once, reloaded by key, new key for a new size; crops equal direct alignment", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const sources = await lfwSources(24);
+    const sources = await goldenSources(12);
     const a = await loadOrBuildCropCache(dir, "lfw", 56, sources, { quiet: true });
-    expect(a.count).toBe(24);
+    expect(a.count).toBe(12);
     const files = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     expect(files.length).toBe(2);
     expect(files.every((f) => !f.includes(".tmp-"))).toBe(true);
@@ -45,7 +49,7 @@ Deno.test("crop cache: built once, reloaded by key, new key for a new size; crop
 Deno.test("crop cache: a corrupt image fails naming the file and writes nothing", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const sources = await lfwSources(3);
+    const sources = await goldenSources(3);
     const bytes = await Deno.readFile(sources[1].path);
     await Deno.writeFile(`${dir}/broken.jpg`, bytes.subarray(0, 500));
     sources[1] = { ...sources[1], path: `${dir}/broken.jpg` };

@@ -2,11 +2,11 @@ import { expect } from "expect";
 import { openLfw, parseLfwNames, parsePairs, parsePeople } from "../../lib/data/lfw.ts";
 import { parseLandmarkFile, readLandmarkFile } from "../../lib/data/landmarks.ts";
 import { identityOverlap } from "../../lib/data/formats.ts";
-import { sharedPath } from "../shared.ts";
+import { LFW_DIR, lfwTest } from "../shared.ts";
 
-const LFW = sharedPath("data/lfw");
+const LFW = LFW_DIR ?? "";
 
-Deno.test("real LFW: View 2 is 10 folds of 300 matched + 300 mismatched, all images present", async () => {
+lfwTest("real LFW: View 2 is 10 folds of 300 matched + 300 mismatched, all images present", async () => {
   const lfw = await openLfw(LFW);
   expect(lfw.landmarks.size).toBe(13233);
   const { folds, pairs } = await lfw.view2();
@@ -25,23 +25,26 @@ Deno.test("real LFW: View 2 is 10 folds of 300 matched + 300 mismatched, all ima
   expect(lfw.landmarksOf({ name: "Aaron_Eckhart", index: 1 }, 150)[0]).toBeCloseTo(64.2, 12);
 });
 
-Deno.test("real LFW: View 1 is open-set; the missing Betsy_Coffin image fails strictly and is dropped on request", async () => {
-  const lfw = await openLfw(LFW);
-  await expect(lfw.view1()).rejects.toThrow(/pairsDevTest\.txt:585: identity Betsy_Coffin not found/);
-  const v1 = await lfw.view1({ skipIncomplete: true });
-  expect(v1.train.length).toBe(4038);
-  expect(v1.train.reduce((n, i) => n + i.images.length, 0)).toBe(9525);
-  expect(v1.test.pairs.length).toBe(999);
-  expect(v1.test.dropped.map((p) => p.line)).toEqual([585]);
-  const overlap = identityOverlap(v1.train.map((i) => i.name), v1.test.pairs.flatMap((p) => [p.a.name, p.b.name]));
-  expect(overlap).toEqual([]);
-  // View 2 pairs do share people with the View 1 training list: the overlap report finds them.
-  const v2 = await lfw.view2();
-  const o2 = identityOverlap(v1.train.map((i) => i.name), v2.pairs.pairs.flatMap((p) => [p.a.name, p.b.name]));
-  expect(o2.length).toBeGreaterThan(100);
-});
+lfwTest(
+  "real LFW: View 1 is open-set; the missing Betsy_Coffin image fails strictly and is dropped on request",
+  async () => {
+    const lfw = await openLfw(LFW);
+    await expect(lfw.view1()).rejects.toThrow(/pairsDevTest\.txt:585: identity Betsy_Coffin not found/);
+    const v1 = await lfw.view1({ skipIncomplete: true });
+    expect(v1.train.length).toBe(4038);
+    expect(v1.train.reduce((n, i) => n + i.images.length, 0)).toBe(9525);
+    expect(v1.test.pairs.length).toBe(999);
+    expect(v1.test.dropped.map((p) => p.line)).toEqual([585]);
+    const overlap = identityOverlap(v1.train.map((i) => i.name), v1.test.pairs.flatMap((p) => [p.a.name, p.b.name]));
+    expect(overlap).toEqual([]);
+    // View 2 pairs do share people with the View 1 training list: the overlap report finds them.
+    const v2 = await lfw.view2();
+    const o2 = identityOverlap(v1.train.map((i) => i.name), v2.pairs.pairs.flatMap((p) => [p.a.name, p.b.name]));
+    expect(o2.length).toBeGreaterThan(100);
+  },
+);
 
-Deno.test("real LFW people files: people.txt has 10 folds, 5,749 people", async () => {
+lfwTest("real LFW people files: people.txt has 10 folds, 5,749 people", async () => {
   const p = parsePeople(await Deno.readTextFile(`${LFW}/people.txt`), "people.txt");
   expect(p.folds.map((f) => f.length)).toEqual([601, 555, 552, 560, 567, 527, 597, 601, 580, 609]);
   const t = parsePeople(await Deno.readTextFile(`${LFW}/peopleDevTest.txt`), "peopleDevTest.txt");
@@ -74,7 +77,7 @@ Deno.test("bad people and landmark files name the file and line", () => {
   );
 });
 
-Deno.test("the shared landmark file parses (no final newline) and has every LFW image", async () => {
+lfwTest("the LFW landmark file parses (no final newline) and has every LFW image", async () => {
   const t = await readLandmarkFile(`${LFW}/landmarks/lfw_landmark.txt`);
   expect(t.size).toBe(13233);
   expect(t.get("Aaron_Eckhart/Aaron_Eckhart_0001.jpg")).toEqual([107, 107, 147, 111, 124, 143, 103, 157, 139, 161]);
@@ -99,7 +102,7 @@ Deno.test("LFW layout errors: missing folder, missing image, identity not found"
   }
 });
 
-Deno.test("parseLfwNames: the real file (5,749 people, 13,233 images) and errors naming file and line", async () => {
+lfwTest("parseLfwNames: the real file (5,749 people, 13,233 images) and errors naming file and line", async () => {
   const file = `${LFW}/lfw-names.txt`;
   const names = parseLfwNames(await Deno.readTextFile(file), file);
   expect(names.length).toBe(5749);

@@ -3,11 +3,12 @@ import { readInsightfaceBin, readInsightfaceBinFile, unpickle, writeInsightfaceB
 import { alignFace } from "../../lib/data/alignment.ts";
 import { decodeImage, readImage } from "../../lib/data/image.ts";
 import { openLfw } from "../../lib/data/lfw.ts";
-import { sharedPath } from "../shared.ts";
+import { LFW_DIR, lfwPath, lfwTest } from "../shared.ts";
 
-const BIN = sharedPath("data/bin/lfw_fold1_200pairs.bin");
+/** insightface's .bin of LFW pairs lives beside the LFW folder (`data/bin/` next to `data/lfw/`): LFW data too. */
+const BIN = `${LFW_DIR}/../bin/lfw_fold1_200pairs.bin`;
 
-Deno.test("insightface .bin: reads the shared Python 2 pack, its crops match the kit's alignment", async () => {
+lfwTest("insightface .bin: reads the Python 2 pack of LFW pairs, its crops match the kit's alignment", async () => {
   const bin = await readInsightfaceBinFile(BIN);
   expect(bin.images.length).toBe(400);
   expect(bin.issame.filter(Boolean).length).toBe(100);
@@ -15,22 +16,22 @@ Deno.test("insightface .bin: reads the shared Python 2 pack, its crops match the
   // Pair 0 is the first matched pair of pairs.txt (Abel_Pacheco 1 4).
   const first = await decodeImage(bin.images[0], "bin[0]");
   expect([first.width, first.height]).toEqual([112, 112]);
-  const lfw = await openLfw(sharedPath("data/lfw"));
+  const lfw = await openLfw(lfwPath());
   const ref = { name: "Abel_Pacheco", index: 1 };
   const src = await readImage(lfw.imagePath(ref));
   const mine = alignFace(src, lfw.landmarksOf(ref, src.width), 112).crop;
   let d = 0;
   for (let i = 0; i < mine.data.length; i++) d += Math.abs(mine.data[i] - first.data[i]);
   expect(d / mine.data.length).toBeLessThan(3); // JPEG q95 of the same crop
-});
+}, BIN);
 
-Deno.test("insightface .bin: the writer reproduces the Python 2 bytes exactly", async () => {
+lfwTest("insightface .bin: the writer reproduces the Python 2 bytes exactly", async () => {
   const bytes = await Deno.readFile(BIN);
   const bin = readInsightfaceBin(bytes, "x.bin");
   const again = writeInsightfaceBin(bin);
   expect(again.length).toBe(bytes.length);
   expect(again.findIndex((b, i) => b !== bytes[i])).toBe(-1);
-});
+}, BIN);
 
 Deno.test("insightface .bin: small pack written by the kit round-trips (one pair, a blob under 256 bytes)", async () => {
   const tiny = Uint8Array.of(0xff, 0xd8, 1, 2, 0xff, 0xd9);

@@ -9,10 +9,10 @@ import {
   rocCurve,
 } from "../../lib/eval/opensphere_metrics.ts";
 import { compareRate, parseDecimal, rocVertices } from "../../lib/eval/roc.ts";
-import { lastLine, runDeno, sharedPath } from "../shared.ts";
+import { goldenPath, lastLine, runDeno } from "../shared.ts";
 
-Deno.test("every metric golden case (shared/vectors/metrics.json) matches to 1e-9", async (t) => {
-  const file = await loadMetricGoldens(sharedPath("vectors/metrics.json"));
+Deno.test("every metric golden case (tests/golden/metrics.json) matches to 1e-9", async (t) => {
+  const file = await loadMetricGoldens(goldenPath("metrics.json"));
   expect(file.cases.length).toBe(12);
   const { results } = verifyMetricFile(file);
   for (const r of results) {
@@ -89,7 +89,7 @@ Deno.test("verify-metrics: all golden cases pass; a wrong value fails its case a
   const ok = await runDeno(["tasks/verify_metrics.ts"]);
   expect(lastLine(ok.stdout)).toBe("metrics: 12 passed, 0 failed");
   expect(ok.code).toBe(0);
-  const golden = JSON.parse(await Deno.readTextFile(sharedPath("vectors/metrics.json")));
+  const golden = JSON.parse(await Deno.readTextFile(goldenPath("metrics.json")));
   golden.cases = golden.cases.slice(0, 2);
   golden.cases[1].expected.opensphere.EER += 1e-6;
   const path = await Deno.makeTempFile({ suffix: ".json" });

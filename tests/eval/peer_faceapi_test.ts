@@ -2,7 +2,7 @@ import { expect } from "expect";
 import { readImage } from "../../lib/data/image.ts";
 import { landmarksFor, readLandmarkFile } from "../../lib/data/landmarks.ts";
 import { fivePointsFrom68, loadFaceApi } from "../../lib/eval/peer_faceapi.ts";
-import { sharedPath, useBackend } from "../shared.ts";
+import { lfwPath, lfwTest, useBackend } from "../shared.ts";
 
 // Every 1000th entry of the landmark file (a fixed, unselected sample), plus two photos of one person.
 const SAMPLE_EVERY = 1000;
@@ -14,14 +14,14 @@ Deno.test("5 points from 68: eye centres, nose tip, mouth corners", () => {
   expect(() => fivePointsFrom68(pts.slice(1))).toThrow(/expected 68 points/);
 });
 
-Deno.test("face-api detection + landmarks on LFW agree with the shipped 5-point landmarks", async () => {
+lfwTest("face-api detection + landmarks on LFW agree with the shipped 5-point landmarks", async () => {
   await useBackend("wasm");
   const peer = await loadFaceApi();
-  const table = await readLandmarkFile(sharedPath("data/lfw/landmarks/lfw_landmark.txt"));
+  const table = await readLandmarkFile(lfwPath("landmarks/lfw_landmark.txt"));
   const sample = [...table.keys()].filter((_, i) => i % SAMPLE_EVERY === 0);
   const perImage: number[] = [];
   for (const rel of sample) {
-    const img = await readImage(sharedPath(`data/lfw/images/${rel}`));
+    const img = await readImage(lfwPath(`images/${rel}`));
     const face = await peer.describe(img);
     expect(face.descriptor.length).toBe(128);
     if (!face.detected) continue;
@@ -44,11 +44,9 @@ Deno.test("face-api detection + landmarks on LFW agree with the shipped 5-point 
   expect(perImage.filter((e) => e < 5).length).toBeGreaterThanOrEqual(perImage.length - 2);
 
   const [a, b] = await Promise.all(
-    SAME_PERSON.map(async (rel) =>
-      (await peer.describe(await readImage(sharedPath(`data/lfw/images/${rel}`)))).descriptor
-    ),
+    SAME_PERSON.map(async (rel) => (await peer.describe(await readImage(lfwPath(`images/${rel}`)))).descriptor),
   );
-  const other = (await peer.describe(await readImage(sharedPath(`data/lfw/images/${sample[0]}`)))).descriptor;
+  const other = (await peer.describe(await readImage(lfwPath(`images/${sample[0]}`)))).descriptor;
   const cos = (x: Float32Array, y: Float32Array) => x.reduce((s, v, i) => s + v * y[i], 0);
   // Two photos of the same person are closer than photos of different people.
   expect(cos(a, b)).toBeGreaterThan(cos(a, other));

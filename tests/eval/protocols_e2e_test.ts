@@ -3,7 +3,7 @@ import { evaluateIjb } from "../../lib/eval/ijb.ts";
 import { distractorArray, evaluateMegaface } from "../../lib/eval/megaface.ts";
 import { buildProtocols, ijbFiles, type ProtocolIdentity } from "../../lib/eval/protocol_files.ts";
 import { openLfw } from "../../lib/data/lfw.ts";
-import { sharedPath, useBackend } from "../shared.ts";
+import { lfwPath, lfwTest, useBackend } from "../shared.ts";
 
 /** Identities A0…A{n-1} with `k` images each, plus `singles` one-image identities. */
 function fakeIdentities(n: number, k: number, singles: number): ProtocolIdentity[] {
@@ -88,8 +88,8 @@ Deno.test("MegaFace-style protocol end to end on generated lists", async () => {
   }
 });
 
-Deno.test("protocol files from real LFW people.txt: formats and counts", async () => {
-  const lfw = await openLfw(sharedPath("data/lfw"));
+lfwTest("protocol files from real LFW people.txt: formats and counts", async () => {
+  const lfw = await openLfw(lfwPath());
   const { identities } = await lfw.people("people.txt", { skipIncomplete: true });
   const list = identities.map((i) => ({
     name: i.name,

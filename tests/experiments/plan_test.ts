@@ -11,7 +11,7 @@ import {
 } from "../../lib/experiments/plan.ts";
 import { loadExperiments, loadProfile, type Profile } from "../../lib/experiments/spec.ts";
 import { parseTrainConfig } from "../../lib/train/config.ts";
-import { sharedPath, useBackend } from "../shared.ts";
+import { lfwPath, lfwTest, useBackend } from "../shared.ts";
 import { toyConfigRaw, toyDataset, withTempDir } from "./fixtures.ts";
 
 const config = (overrides: Record<string, unknown> = {}) => parseTrainConfig(toyConfigRaw(overrides), "toy");
@@ -80,13 +80,15 @@ Deno.test("plan: planProfile finds present data and counts a smaller profile", a
   });
 });
 
-Deno.test("plan: classCount counts the training identities in the data files (null when absent)", async () => {
-  assert.equal(await classCount(config()), 10); // the toy fixture's classes
-  const lfw = (minImages: number) =>
-    config({ data: { kind: "lfw-view1", dir: sharedPath("data/lfw"), size: 16, minImages } });
+lfwTest("plan: classCount counts LFW View 1's training identities (minImages)", async () => {
+  const lfw = (minImages: number) => config({ data: { kind: "lfw-view1", dir: lfwPath(), size: 16, minImages } });
   // View 1's peopleDevTrain: 4,038 identities, 1,184 of them with at least two images.
   assert.equal(await classCount(lfw(1)), 4038);
   assert.equal(await classCount(lfw(2)), 1184);
+});
+
+Deno.test("plan: classCount counts the training identities in the data files (null when absent)", async () => {
+  assert.equal(await classCount(config()), 10); // the toy fixture's classes
   await withTempDir(async (dir) => {
     const list = config({ data: { kind: "list", root: dir, list: `${dir}/train.txt`, size: 16 } });
     assert.equal(await classCount(list), null);

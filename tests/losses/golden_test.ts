@@ -1,10 +1,10 @@
 import { expect } from "expect";
 import { loadGoldenFile, verifyFile } from "../../lib/losses/golden.ts";
-import { sharedPath, useBackend } from "../shared.ts";
+import { goldenPath, useBackend } from "../shared.ts";
 
 for (const backend of ["cpu", "wasm"] as const) {
-  Deno.test(`heads match OpenSphere's golden vectors (shared/vectors/heads.json) on ${backend}`, async (t) => {
-    const file = await loadGoldenFile(sharedPath("vectors/heads.json"));
+  Deno.test(`heads match OpenSphere's golden vectors (tests/golden/heads.json) on ${backend}`, async (t) => {
+    const file = await loadGoldenFile(goldenPath("heads.json"));
     expect(file.cases.length).toBe(19);
     await useBackend(backend);
     const { results } = await verifyFile(file);
@@ -19,7 +19,7 @@ for (const backend of ["cpu", "wasm"] as const) {
 }
 
 Deno.test("a golden file with a wrong value fails that case and names it", async () => {
-  const file = await loadGoldenFile(sharedPath("vectors/heads.json"));
+  const file = await loadGoldenFile(goldenPath("heads.json"));
   await useBackend("cpu");
   const broken = structuredClone(file);
   broken.cases = broken.cases.slice(0, 2);

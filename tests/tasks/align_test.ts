@@ -1,16 +1,16 @@
 import { expect } from "expect";
 import { readImage } from "../../lib/data/image.ts";
-import { runDeno, sharedPath } from "../shared.ts";
+import { goldenPath, runDeno } from "../shared.ts";
 
-const dir = sharedPath("vectors/alignment/");
+const dir = goldenPath("alignment/");
 
-Deno.test("deno task align: prints the golden matrix and writes the golden crop", async () => {
+Deno.test("deno task align: prints the golden matrix and writes the golden crop (from the lossless source)", async () => {
   const golden = JSON.parse(await Deno.readTextFile(`${dir}cases.json`)).cases[0];
   const tmp = await Deno.makeTempDir();
   try {
     const r = await runDeno([
       "tasks/align.ts",
-      sharedPath(`data/lfw/${golden.image}`),
+      `${dir}${golden.source_png}`,
       "--landmarks",
       golden.landmarks.join(","),
       "--out",

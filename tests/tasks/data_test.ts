@@ -1,11 +1,11 @@
 import { expect } from "expect";
 import { downloadLfw, stagingDir } from "../../lib/data/download.ts";
 import { openLfw } from "../../lib/data/lfw.ts";
-import { runDeno, sharedPath } from "../shared.ts";
+import { LFW_DIR, lfwTest, runDeno } from "../shared.ts";
 
-const LFW = sharedPath("data/lfw");
+const LFW = LFW_DIR ?? "";
 
-/** A loopback HTTP server over ../shared/data/lfw (Range supported); `hook` can fail or alter requests. */
+/** A loopback HTTP server over the located LFW folder (Range supported); `hook` can fail or alter requests. */
 function serveLfw(hook?: (path: string) => Response | Uint8Array | undefined) {
   let requests = 0;
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
@@ -29,7 +29,7 @@ function serveLfw(hook?: (path: string) => Response | Uint8Array | undefined) {
 
 const PEOPLE = ["Aaron_Eckhart", "Abel_Pacheco", "George_HW_Bush", "Betsy_Coffin", "Zico"];
 
-Deno.test("data lfw (library): subset download verifies checksums, reports the image the server lacks", async () => {
+lfwTest("data lfw (library): subset download verifies checksums, reports the image the server lacks", async () => {
   const { base, server } = serveLfw();
   const root = await Deno.makeTempDir();
   try {
@@ -46,72 +46,78 @@ Deno.test("data lfw (library): subset download verifies checksums, reports the i
   }
 });
 
-Deno.test("data lfw (library): an interrupted download leaves no dataset, then resumes (Range) on the next run", async () => {
-  let broken = true;
-  const cut = "/images/George_HW_Bush/George_HW_Bush_0005.jpg";
-  const { base, server } = serveLfw((path) => {
-    if (!broken) return undefined;
-    if (path.startsWith("/images/Zico/")) return new Response("busy", { status: 503 });
-    // A transfer cut short: the first bytes only (as if the connection dropped).
-    if (path === cut) return Deno.readFileSync(`${LFW}${cut}`).subarray(0, 100);
-  });
-  const root = await Deno.makeTempDir();
-  try {
-    await expect(downloadLfw(`${root}/lfw`, { base, people: PEOPLE, quiet: true, concurrency: 2 }))
-      .rejects.toThrow(
-        /(Zico_000\d\.jpg: download failed \(HTTP 503\); run the same command again to resume|not a complete JPEG)/,
+lfwTest(
+  "data lfw (library): an interrupted download leaves no dataset, then resumes (Range) on the next run",
+  async () => {
+    let broken = true;
+    const cut = "/images/George_HW_Bush/George_HW_Bush_0005.jpg";
+    const { base, server } = serveLfw((path) => {
+      if (!broken) return undefined;
+      if (path.startsWith("/images/Zico/")) return new Response("busy", { status: 503 });
+      // A transfer cut short: the first bytes only (as if the connection dropped).
+      if (path === cut) return Deno.readFileSync(`${LFW}${cut}`).subarray(0, 100);
+    });
+    const root = await Deno.makeTempDir();
+    try {
+      await expect(downloadLfw(`${root}/lfw`, { base, people: PEOPLE, quiet: true, concurrency: 2 }))
+        .rejects.toThrow(
+          /(Zico_000\d\.jpg: download failed \(HTTP 503\); run the same command again to resume|not a complete JPEG)/,
+        );
+      await expect(Deno.stat(`${root}/lfw`)).rejects.toThrow();
+      const staged = [...Deno.readDirSync(`${stagingDir(`${root}/lfw`)}/images`)].length;
+      expect(staged).toBeGreaterThan(0);
+      broken = false;
+      const s = await downloadLfw(`${root}/lfw`, { base, people: PEOPLE, quiet: true });
+      expect(s.images).toBe(21);
+      expect(await Deno.readFile(`${root}/lfw${cut}`)).toEqual(await Deno.readFile(`${LFW}${cut}`));
+      const lfw = await openLfw(`${root}/lfw`);
+      expect(lfw.landmarks.size).toBe(13233);
+    } finally {
+      await server.shutdown();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+);
+
+lfwTest(
+  "data lfw (library): a failure stops the other transfers before the run returns (no writer left behind)",
+  async () => {
+    // Aaron's image arrives slowly and never finishes; Abel's arrives broken. The run must fail, and by the time it
+    // does, Aaron's transfer must be aborted: a worker still writing `.part` files would race the next run.
+    let cancelled = false;
+    let stream: ReadableStreamDefaultController<Uint8Array> | undefined;
+    const slow = "/images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg";
+    const { base, server } = serveLfw((path) => {
+      if (path.startsWith("/images/Abel_Pacheco/")) return new Uint8Array([0xff, 0xd8, 1, 2, 3]);
+      if (path !== slow) return undefined;
+      const head = Deno.readFileSync(`${LFW}${slow}`).subarray(0, 100);
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          start: (c) => {
+            stream = c;
+            c.enqueue(head);
+          },
+          cancel: () => {
+            cancelled = true;
+          },
+        }),
       );
-    await expect(Deno.stat(`${root}/lfw`)).rejects.toThrow();
-    const staged = [...Deno.readDirSync(`${stagingDir(`${root}/lfw`)}/images`)].length;
-    expect(staged).toBeGreaterThan(0);
-    broken = false;
-    const s = await downloadLfw(`${root}/lfw`, { base, people: PEOPLE, quiet: true });
-    expect(s.images).toBe(21);
-    expect(await Deno.readFile(`${root}/lfw${cut}`)).toEqual(await Deno.readFile(`${LFW}${cut}`));
-    const lfw = await openLfw(`${root}/lfw`);
-    expect(lfw.landmarks.size).toBe(13233);
-  } finally {
-    await server.shutdown();
-    await Deno.remove(root, { recursive: true });
-  }
-});
+    });
+    const root = await Deno.makeTempDir();
+    try {
+      await expect(downloadLfw(`${root}/lfw`, { base, people: PEOPLE, quiet: true, concurrency: 2 }))
+        .rejects.toThrow(/Abel_Pacheco_0001\.jpg: not a complete JPEG/);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(cancelled).toBe(true);
+    } finally {
+      if (!cancelled) stream?.close(); // else the server's shutdown would wait for it forever
+      await server.shutdown();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+);
 
-Deno.test("data lfw (library): a failure stops the other transfers before the run returns (no writer left behind)", async () => {
-  // Aaron's image arrives slowly and never finishes; Abel's arrives broken. The run must fail, and by the time it
-  // does, Aaron's transfer must be aborted: a worker still writing `.part` files would race the next run.
-  let cancelled = false;
-  let stream: ReadableStreamDefaultController<Uint8Array> | undefined;
-  const slow = "/images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg";
-  const { base, server } = serveLfw((path) => {
-    if (path.startsWith("/images/Abel_Pacheco/")) return new Uint8Array([0xff, 0xd8, 1, 2, 3]);
-    if (path !== slow) return undefined;
-    const head = Deno.readFileSync(`${LFW}${slow}`).subarray(0, 100);
-    return new Response(
-      new ReadableStream<Uint8Array>({
-        start: (c) => {
-          stream = c;
-          c.enqueue(head);
-        },
-        cancel: () => {
-          cancelled = true;
-        },
-      }),
-    );
-  });
-  const root = await Deno.makeTempDir();
-  try {
-    await expect(downloadLfw(`${root}/lfw`, { base, people: PEOPLE, quiet: true, concurrency: 2 }))
-      .rejects.toThrow(/Abel_Pacheco_0001\.jpg: not a complete JPEG/);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(cancelled).toBe(true);
-  } finally {
-    if (!cancelled) stream?.close(); // else the server's shutdown would wait for it forever
-    await server.shutdown();
-    await Deno.remove(root, { recursive: true });
-  }
-});
-
-Deno.test("data lfw (library): a checksum mismatch fails naming the URL and leaves nothing at --dir", async () => {
+lfwTest("data lfw (library): a checksum mismatch fails naming the URL and leaves nothing at --dir", async () => {
   const { base, server } = serveLfw((path) =>
     path === "/pairs.txt" ? new TextEncoder().encode(Deno.readTextFileSync(`${LFW}/pairs.txt`) + "x\n") : undefined
   );
@@ -126,7 +132,7 @@ Deno.test("data lfw (library): a checksum mismatch fails naming the URL and leav
   }
 });
 
-Deno.test("deno task data lfw: full download from a loopback mirror of ../shared/data/lfw, then data check", async () => {
+lfwTest("deno task data lfw: full download from a loopback mirror of LFW, then data check", async () => {
   const { base, server } = serveLfw();
   const root = await Deno.makeTempDir();
   try {

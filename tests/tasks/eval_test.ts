@@ -1,10 +1,10 @@
 import { expect } from "expect";
-import { lastLine, runDeno, sharedPath } from "../shared.ts";
+import { lastLine, lfwPath, lfwTest, runDeno } from "../shared.ts";
 
-Deno.test("eval --peer face-api on LFW View 2 (1+1 pairs per fold) writes metrics, report and ROC", async () => {
+lfwTest("eval --peer face-api on LFW View 2 (1+1 pairs per fold) writes metrics, report and ROC", async () => {
   const out = await Deno.makeTempDir();
   try {
-    const dir = sharedPath("data/lfw");
+    const dir = lfwPath();
     const r = await runDeno([
       "tasks/eval.ts",
       "--peer",
@@ -50,7 +50,7 @@ Deno.test("eval: bad inputs are one-line errors", async () => {
   expect(missing.stderr).toMatch(/\/nonexistent.*images\/ is missing/);
 });
 
-Deno.test("eval RUN_DIR: a model trained by `deno task train` is evaluated on aligned LFW crops", async () => {
+lfwTest("eval RUN_DIR: a model trained by `deno task train` is evaluated on aligned LFW crops", async () => {
   const tmp = await Deno.makeTempDir();
   try {
     const train = await runDeno([
@@ -69,7 +69,7 @@ Deno.test("eval RUN_DIR: a model trained by `deno task train` is evaluated on al
       "tasks/eval.ts",
       `${tmp}/run`,
       "--data",
-      sharedPath("data/lfw"),
+      lfwPath(),
       "--limit",
       "1",
       "--out",

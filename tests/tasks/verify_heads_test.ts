@@ -1,8 +1,8 @@
 import { expect } from "expect";
-import { lastLine, runDeno, sharedPath } from "../shared.ts";
+import { goldenPath, lastLine, runDeno } from "../shared.ts";
 
 Deno.test("verify-heads passes every OpenSphere case and exits 0", async () => {
-  const file = sharedPath("vectors/heads.json");
+  const file = goldenPath("heads.json");
   const { code, stdout, stderr } = await runDeno(["tasks/verify_heads.ts", file, "--backend", "wasm"]);
   expect(stderr).toMatch(/^backend: wasm \(requested/m);
   expect(lastLine(stdout)).toBe("heads: 19 passed, 0 failed");
@@ -11,7 +11,7 @@ Deno.test("verify-heads passes every OpenSphere case and exits 0", async () => {
 });
 
 Deno.test("verify-heads reports a wrong golden value, names the case and exits 1", async () => {
-  const golden = JSON.parse(await Deno.readTextFile(sharedPath("vectors/heads.json")));
+  const golden = JSON.parse(await Deno.readTextFile(goldenPath("heads.json")));
   golden.cases = golden.cases.slice(10, 13);
   golden.cases[2].loss += 0.01;
   const path = await Deno.makeTempFile({ suffix: ".json" });

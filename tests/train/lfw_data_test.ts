@@ -5,13 +5,13 @@
 import { expect } from "expect";
 import * as tf from "@tensorflow/tfjs";
 import { lfwView1Data, lfwView2PairSet } from "../../lib/train/lfw_data.ts";
-import { sharedPath, useBackend } from "../shared.ts";
+import { lfwPath, lfwTest, useBackend } from "../shared.ts";
 
 const SIZE = 16;
 
-Deno.test("lfw View 1: minImages keeps identities with enough images, relabelled 0…K−1", async () => {
+lfwTest("lfw View 1: minImages keeps identities with enough images, relabelled 0…K−1", async () => {
   await useBackend("cpu");
-  const dir = sharedPath("data/lfw");
+  const dir = lfwPath();
   const cacheDir = await Deno.makeTempDir();
   try {
     // The expectation straight from the people file: identities listed with ≥ 2 images (1184 in the official list;
@@ -35,9 +35,9 @@ Deno.test("lfw View 1: minImages keeps identities with enough images, relabelled
   }
 });
 
-Deno.test("lfw View 2: pairs.txt in fold order as a pair set with valid image indices", async () => {
+lfwTest("lfw View 2: pairs.txt in fold order as a pair set with valid image indices", async () => {
   await useBackend("cpu");
-  const dir = sharedPath("data/lfw");
+  const dir = lfwPath();
   const cacheDir = await Deno.makeTempDir();
   try {
     const set = await lfwView2PairSet({ dir, size: SIZE, cacheDir, skipIncomplete: true, quiet: true });
