@@ -17,7 +17,7 @@ import { z } from "zod";
 import { benchHead } from "../lib/bench/head.ts";
 import { runTrainBench } from "../lib/bench/train_task.ts";
 import { benchShardedHead } from "../lib/bench/head_parallel.ts";
-import { scalingReport, writeScalingReport } from "../lib/parallel/scaling_report.ts";
+import { scalingReport, writeScalingReport } from "../lib/report/scaling_report.ts";
 import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
 import { HEAD_TYPES } from "../lib/losses/config.ts";
 

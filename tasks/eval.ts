@@ -28,9 +28,9 @@ import {
   rocFigure,
   verificationMarkdown,
 } from "../lib/eval/run.ts";
-import { markdownTable } from "../lib/report/markdown.ts";
-import { runMetadata } from "../lib/report/metadata.ts";
-import { writeDirAtomic } from "../lib/report/write.ts";
+import { markdownTable } from "../lib/render/markdown.ts";
+import { runMetadata } from "../lib/fs/metadata.ts";
+import { writeDirAtomic } from "../lib/fs/write.ts";
 
 const Flags = z.strictObject({
   backend: backendFlag,

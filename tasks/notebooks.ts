@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { parseFlags, runTask, UsageError } from "../lib/cli/flags.ts";
 import { executeNotebook, listNotebooks, type NotebookRun, selectNotebooks } from "../lib/notebook/runner.ts";
-import { writeDirAtomic } from "../lib/report/write.ts";
+import { writeDirAtomic } from "../lib/fs/write.ts";
 
 const Flags = z.strictObject({
   out: z.string().min(1).default("results/notebooks"),

@@ -55,3 +55,12 @@ export class Progress {
       `${Math.round(frac * 100)}% ${rate.toFixed(rate < 10 ? 1 : 0)}/s`;
   }
 }
+
+/** Formats seconds as `1h02m`, `3m05s`, `42s`. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "?";
+  const s = Math.round(seconds);
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${s}s`;
+}

@@ -3,7 +3,7 @@
  * the least-squares similarity transform (Umeyama 1991, no reflection) from the detected landmarks to the
  * `arcface112` template, then a bilinear warp with zero border (`cv2.warpAffine(..., INTER_LINEAR,
  * BORDER_CONSTANT, 0)`). Coordinates are (x, y) = (column, row) with integer values at pixel centres.
- * Checked against `../shared/vectors/alignment/` (matrices to 1e-13, crops within 0.1 grey levels mean |Δ|).
+ * Checked against the alignment goldens (`tests/golden/alignment/`) (matrices to 1e-13, crops within 0.1 grey levels mean |Δ|).
  *
  * @example
  * ```ts

@@ -27,7 +27,7 @@ export const LFW_OFFICIAL_BASE = "https://umass-vis-lfw.github.io";
 export const LFW_LANDMARKS_URL =
   "https://raw.githubusercontent.com/clcarwin/sphereface_pytorch/e2f11f0b0f394cf75b9f65ce8d353e4390b0948c/data/lfw_landmark.txt";
 
-/** SHA-256 of the official protocol files and of the landmark file (see ../shared/data/lfw/PROVENANCE.md). */
+/** SHA-256 of the official protocol files and of the landmark file (the files as distributed by the LFW site and the landmark source). */
 export const LFW_CHECKSUMS: Record<string, string> = {
   "pairs.txt": "ea42330c62c92989f9d7c03237ed5d591365e89b3e649747777b70e692dc1592",
   "pairsDevTrain.txt": "1d454dada7dfeca0e7eab6f65dc4e97a6312d44cf142207be28d688be92aabfa",

@@ -10,8 +10,8 @@
  * @example
  * ```ts
  * import { openLfw } from "./lfw.ts";
- * const lfw = await openLfw("../shared/data/lfw");
- * const { train, test } = await lfw.view1({ skipIncomplete: true }); // the shared copy lacks one image
+ * const lfw = await openLfw("data/cache/lfw"); // after `deno task data lfw`
+ * const { train, test } = await lfw.view1({ skipIncomplete: true }); // the distributed copy lacks one image
  * const folds = await lfw.view2();                                     // 10 × 600 pairs
  * ```
  * @module

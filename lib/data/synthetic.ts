@@ -31,7 +31,7 @@ import { encodeJpeg, type RgbImage } from "./image.ts";
 import { formatLandmarkFile, LFW_LANDMARK_FRAME } from "./landmarks.ts";
 import { type ImageRef, lfwRelativePath } from "./lfw.ts";
 import { Progress } from "../cli/progress.ts";
-import { writeDirAtomic, writeFileIn } from "../report/write.ts";
+import { writeDirAtomic, writeFileIn } from "../fs/write.ts";
 import { mulberry32 } from "../random/mulberry32.ts";
 
 /** A 32-bit seed mixed from several integers (so streams for (seed, identity, image) are independent). */

@@ -7,7 +7,7 @@
  * @example
  * ```ts
  * import { loadMetricGoldens, verifyMetricCase } from "./golden.ts";
- * const file = await loadMetricGoldens("../shared/vectors/metrics.json");
+ * const file = await loadMetricGoldens("tests/golden/metrics.json");
  * for (const c of file.cases) console.log(verifyMetricCase(c, file.tolerance_abs).line);
  * ```
  * @module

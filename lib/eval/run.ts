@@ -13,8 +13,8 @@
  * @module
  */
 import * as Plot from "@observablehq/plot";
-import { renderSvg } from "../plots/svg.ts";
-import { markdownTable } from "../report/markdown.ts";
+import { renderSvg } from "../render/svg.ts";
+import { markdownTable } from "../render/markdown.ts";
 import { evaluateIjb, type IjbReport } from "./ijb.ts";
 import { distractorArray, evaluateMegaface, type MegafaceResult } from "./megaface.ts";
 import { rocCurve } from "./opensphere_metrics.ts";

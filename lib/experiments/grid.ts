@@ -16,8 +16,8 @@
  * ```
  * @module
  */
-import { kitCommit } from "../report/metadata.ts";
-import { formatDuration } from "../train/log.ts";
+import { kitCommit } from "../fs/metadata.ts";
+import { formatDuration } from "../cli/progress.ts";
 import { CONTROL_CELL, DataCache, type Job, type JobRecord, planJobs, readRecord, runJob, shardJobs } from "./jobs.ts";
 import { machineDescription } from "./machine.ts";
 import type { Experiment, Profile } from "./spec.ts";

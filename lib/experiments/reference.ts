@@ -13,7 +13,7 @@
  * @module
  */
 import { pathExists } from "../fs/paths.ts";
-import { writeTextFileAtomic } from "../report/write.ts";
+import { writeTextFileAtomic } from "../fs/write.ts";
 import { type GridResults, RESULTS_SCHEMA } from "./grid.ts";
 
 /** Folder of the committed reference results. */

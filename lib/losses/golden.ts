@@ -11,7 +11,7 @@
  * @example
  * ```ts
  * import { loadGoldenFile, verifyCase } from "./golden.ts";
- * const file = await loadGoldenFile("../shared/vectors/heads.json");
+ * const file = await loadGoldenFile("tests/golden/heads.json");
  * for (const c of file.cases) console.log((await verifyCase(c)).line);
  * ```
  * @module

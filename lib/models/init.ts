@@ -13,7 +13,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { deriveSeed } from "../train/rng.ts";
+import { deriveSeed } from "../random/rng.ts";
 import type { ParamSpec } from "./spec.ts";
 
 /** The initial value of one spec'd tensor (owned by the caller). */

@@ -29,7 +29,7 @@ import { familyBlocks } from "../report/experiments_report.ts";
 import * as tf from "@tensorflow/tfjs";
 import { join, resolve } from "node:path";
 import { cacheDir } from "./cache.ts";
-import { type Displayable, displayable } from "./display.ts";
+import { type Displayable, displayable } from "../render/display.ts";
 
 /** The parameters every experiment notebook takes (spread them into its schema). */
 export const experimentParamsShape = {

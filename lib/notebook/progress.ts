@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { escapeHtml, type MimeBundle } from "./display.ts";
+import { escapeHtml, type MimeBundle } from "../render/display.ts";
 
 /** Where progress goes: the Deno kernel's display (by id) or a text stream. */
 export interface ProgressSink {

@@ -13,7 +13,7 @@
  * @module
  */
 import { basename, join } from "node:path";
-import { extractKeyNumbers, type Json, type NotebookJson } from "./display.ts";
+import { extractKeyNumbers, type Json, type NotebookJson } from "../render/display.ts";
 import { PARAMS_ENV } from "./params.ts";
 
 /** The kit's root folder. */

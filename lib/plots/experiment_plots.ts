@@ -20,7 +20,7 @@ import type { GridResults } from "../experiments/grid.ts";
 import { CONTROL_CELL } from "../experiments/jobs.ts";
 import { cellId, type Experiment } from "../experiments/spec.ts";
 import { cellStat, datasetSets, PRIMARY_METRIC } from "../experiments/summary.ts";
-import type { SvgPlotOptions } from "./svg.ts";
+import type { SvgPlotOptions } from "../render/svg.ts";
 
 export interface ExperimentPlotOptions {
   /** Pair set (default: the dataset's first). */

@@ -13,8 +13,8 @@
  * ```
  * @module
  */
-import { JUPYTER_DISPLAY, type MimeBundle } from "../notebook/display.ts";
-import { renderSvg, type SvgPlotOptions } from "./svg.ts";
+import { JUPYTER_DISPLAY, type MimeBundle } from "../render/display.ts";
+import { renderSvg, type SvgPlotOptions } from "../render/svg.ts";
 import { type PngOptions, svgToPng } from "./png.ts";
 
 /** A rendered figure: its SVG text, a title for alt text, and lazy PNG rendering. */

@@ -16,7 +16,7 @@ import * as Plot from "@observablehq/plot";
 import type { BiasDerivativeRow, BoundaryRow } from "../analysis/geometry.ts";
 import type { SoftmaxVsBinaryResult } from "../analysis/toy_experiments.ts";
 import { type PlotFigure, plotFigure } from "./figure.ts";
-import type { SvgPlotOptions } from "./svg.ts";
+import type { SvgPlotOptions } from "../render/svg.ts";
 
 /** Size, white background, grid, in-SVG legend: shared by every figure here. */
 function base(heading: string, extra: Partial<SvgPlotOptions> = {}): SvgPlotOptions {

@@ -1,7 +1,7 @@
 /**
  * mulberry32: a tiny, fast, seeded 32-bit PRNG (uniform floats in [0, 1)), used wherever the kit needs a
  * reproducible stream that is not training state (synthetic data, protocol files, toy experiments). Training state
- * uses the checkpointable xoshiro128** of lib/train/rng.ts.
+ * uses the checkpointable xoshiro128** of lib/random/rng.ts.
  *
  * @example
  * ```ts

@@ -11,9 +11,9 @@
  * ```
  * @module
  */
-import { type Align, type Cell, markdownTable } from "./markdown.ts";
+import { type Align, type Cell, markdownTable } from "../render/markdown.ts";
 import type { Figure } from "./loss_figures.ts";
-import { escapeHtml } from "../notebook/display.ts";
+import { escapeHtml } from "../render/display.ts";
 
 export type Block =
   | { kind: "heading"; level: 1 | 2 | 3 | 4; text: string }

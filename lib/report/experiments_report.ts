@@ -29,10 +29,10 @@ import {
   type TableRow,
 } from "../experiments/summary.ts";
 import { experimentPlot } from "../plots/experiment_plots.ts";
-import { renderSvg } from "../plots/svg.ts";
+import { renderSvg } from "../render/svg.ts";
 import type { Block } from "./document.ts";
 import type { Figure } from "./loss_figures.ts";
-import type { Align, Cell } from "./markdown.ts";
+import type { Align, Cell } from "../render/markdown.ts";
 
 const SET_NAMES: Record<string, string> = {
   "view1-test": "View 1 test",

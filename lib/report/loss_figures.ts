@@ -12,7 +12,7 @@
  */
 import * as Plot from "@observablehq/plot";
 import type { LossAnalyses, Term, TermRow, ThresholdRow } from "../analysis/loss_terms.ts";
-import { renderSvg, type SvgPlotOptions } from "../plots/svg.ts";
+import { renderSvg, type SvgPlotOptions } from "../render/svg.ts";
 
 export interface Figure {
   /** File name under `figures/`, e.g. `g.svg`. */

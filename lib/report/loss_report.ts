@@ -7,7 +7,7 @@
  * import { lossAnalyses } from "../analysis/loss_terms.ts";
  * import { lossFigures } from "./loss_figures.ts";
  * import { lossReport } from "./loss_report.ts";
- * import { runMetadata } from "./metadata.ts";
+ * import { runMetadata } from "../fs/metadata.ts";
  * const a = lossAnalyses();
  * const md = lossReport(a, lossFigures(a), await runMetadata({ profile: "smoke" }));
  * ```
@@ -15,8 +15,8 @@
  */
 import type { LossAnalyses } from "../analysis/loss_terms.ts";
 import type { Figure } from "./loss_figures.ts";
-import { fixed, markdownTable, sci } from "./markdown.ts";
-import type { RunMetadata } from "./metadata.ts";
+import { fixed, markdownTable, sci } from "../render/markdown.ts";
+import type { RunMetadata } from "../fs/metadata.ts";
 
 /** The Markdown text of the report; figures are linked as `figures/<file>`. */
 export function lossReport(a: LossAnalyses, figures: readonly Figure[], meta: RunMetadata): string {

@@ -12,11 +12,11 @@
  * @module
  */
 import * as Plot from "@observablehq/plot";
-import { renderSvg } from "../plots/svg.ts";
+import { renderSvg } from "../render/svg.ts";
 import type { TrainConfig } from "../train/config.ts";
 import type { ExperimentResult } from "../train/experiment.ts";
 import type { Figure } from "./loss_figures.ts";
-import { markdownTable } from "./markdown.ts";
+import { markdownTable } from "../render/markdown.ts";
 
 /** The loss-curve figure (a 1-in-N thinned log keeps the SVG small). */
 export function trainingFigures(r: ExperimentResult, name = "training"): Figure[] {

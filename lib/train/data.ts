@@ -20,7 +20,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ImageBatches } from "../eval/verification.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../random/rng.ts";
 
 /** Verification pairs over a set of images (indices into `images`). */
 export interface PairSet {

@@ -21,7 +21,7 @@ import type { PairSet, TrainingData } from "./data.ts";
 import { openTrainingData } from "./datasets.ts";
 import { RUN_FILES, type StepRecord, type TrainResult, trainRun } from "./loop.ts";
 import { loadTrainedModel } from "./restore.ts";
-import { deriveSeed } from "./rng.ts";
+import { deriveSeed } from "../random/rng.ts";
 
 export interface Evaluation {
   /** `random init` or `trained`. */

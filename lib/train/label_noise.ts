@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { Rng } from "./rng.ts";
+import { Rng } from "../random/rng.ts";
 
 /** Noisy copy of `labels`; `redrawn` counts the draws (u ≤ ratio), `changed` those that moved the label. */
 export function noisyLabels(

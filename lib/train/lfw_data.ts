@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { lfwView1Data } from "./lfw_data.ts";
- * const data = await lfwView1Data({ dir: "../shared/data/lfw", size: 56, cacheDir: "data/cache/crops", skipIncomplete: true });
+ * const data = await lfwView1Data({ dir: "data/cache/lfw", size: 56, cacheDir: "data/cache/crops", skipIncomplete: true });
  * console.log(data.numClasses, data.count, data.validation[0].pairs.length);
  * ```
  * @module

@@ -14,7 +14,8 @@
  * @module
  */
 import { dirname } from "node:path";
-import { writeTextFileAtomic } from "../report/write.ts";
+import { formatDuration } from "../cli/progress.ts";
+import { writeTextFileAtomic } from "../fs/write.ts";
 
 const enc = new TextEncoder();
 
@@ -65,15 +66,6 @@ export async function truncateLogAfter(path: string, step: number): Promise<numb
   }
   await writeTextFileAtomic(path, kept.map((l) => l + "\n").join(""));
   return dropped;
-}
-
-/** Formats seconds as `1h02m`, `3m05s`, `42s`. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return "?";
-  const s = Math.round(seconds);
-  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
-  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  return `${s}s`;
 }
 
 /** `train [#####.....] 512/1000 51% loss 2.314 lr 0.1 38 img/s ETA 1m02s` on stderr. */

@@ -8,7 +8,7 @@ import { checkClaims, VERDICTS } from "../../lib/experiments/claims.ts";
 import { planJobs } from "../../lib/experiments/jobs.ts";
 import { readReference, referencePath } from "../../lib/experiments/reference.ts";
 import { FAMILIES, investigationsOf, loadExperiments, loadProfile } from "../../lib/experiments/spec.ts";
-import { JUPYTER_DISPLAY } from "../../lib/notebook/display.ts";
+import { JUPYTER_DISPLAY } from "../../lib/render/display.ts";
 import { experimentResults, followUpDisplays } from "../../lib/notebook/experiments.ts";
 
 // The cpu grid and every follow-up of it: each must have a committed, current reference.

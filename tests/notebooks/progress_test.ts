@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { MimeBundle } from "../../lib/notebook/display.ts";
+import type { MimeBundle } from "../../lib/render/display.ts";
 import { jupyterApi, progress, type ProgressSink } from "../../lib/notebook/progress.ts";
 
 function recorder(): ProgressSink & { calls: Array<{ text: string; id: string; update: boolean }> } {

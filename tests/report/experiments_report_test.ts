@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { loadExperiments } from "../../lib/experiments/spec.ts";
 import { experimentPlot } from "../../lib/plots/experiment_plots.ts";
-import { renderSvg } from "../../lib/plots/svg.ts";
+import { renderSvg } from "../../lib/render/svg.ts";
 import { type Block, toHtml, toMarkdown } from "../../lib/report/document.ts";
 import { experimentsSection, experimentTableBlock } from "../../lib/report/experiments_report.ts";
 import { CELLS, fabricateResults, FIXTURE_SET } from "../experiments/fixtures.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatDuration } from "../../lib/train/log.ts";
+import { formatDuration } from "../../lib/cli/progress.ts";
 
 Deno.test("formatDuration: seconds, minutes, hours; rounding carries into the next unit (no 22m60s)", () => {
   assert.equal(formatDuration(42.4), "42s");

@@ -10,7 +10,7 @@ import { extractFeatures, pairCosines, verificationTable } from "../../lib/eval/
 import { createModel } from "../../lib/models/registry.ts";
 import { loadTrainConfig } from "../../lib/train/config.ts";
 import { lfwView1Data } from "../../lib/train/lfw_data.ts";
-import { deriveSeed } from "../../lib/train/rng.ts";
+import { deriveSeed } from "../../lib/random/rng.ts";
 import { REPO, useBackend } from "../shared.ts";
 
 Deno.test("synthetic task: a random-initialised SFNet-10 is near chance on held-out identities", async () => {

@@ -3,7 +3,7 @@ import { expect } from "expect";
 import { decodeCheckpoint, encodeCheckpoint, readCheckpoint, writeCheckpoint } from "../../lib/train/checkpoint.ts";
 import { BatchOrder, flipImages } from "../../lib/train/data.ts";
 import { noisyLabels } from "../../lib/train/label_noise.ts";
-import { Rng } from "../../lib/train/rng.ts";
+import { Rng } from "../../lib/random/rng.ts";
 import { multiStepLr } from "../../lib/train/schedule.ts";
 import { Sgd } from "../../lib/train/sgd.ts";
 import { useBackend } from "../shared.ts";

@@ -15,7 +15,7 @@
  * @module
  */
 import { dirname, join, resolve } from "node:path";
-import { pathExists } from "../fs/paths.ts";
+import { pathExists } from "./paths.ts";
 
 /**
  * File that marks a folder as written by {@link writeDirAtomic}. An existing non-empty folder without it is

@@ -17,11 +17,11 @@
 import * as Plot from "@observablehq/plot";
 import { benchShardedHead, type ShardedBenchResult } from "../bench/head_parallel.ts";
 import type { HeadType } from "../losses/config.ts";
-import { renderSvg } from "../plots/svg.ts";
-import type { Figure } from "../report/loss_figures.ts";
-import { fixed, markdownTable } from "../report/markdown.ts";
-import { type RunMetadata, runMetadata } from "../report/metadata.ts";
-import { formatJson, writeDirAtomic, writeFileIn } from "../report/write.ts";
+import { renderSvg } from "../render/svg.ts";
+import type { Figure } from "./loss_figures.ts";
+import { fixed, markdownTable } from "../render/markdown.ts";
+import { type RunMetadata, runMetadata } from "../fs/metadata.ts";
+import { formatJson, writeDirAtomic, writeFileIn } from "../fs/write.ts";
 import {
   DEVICE_MODELS,
   fitShardMemory,
@@ -31,8 +31,8 @@ import {
   partialFcAnchor,
   ringTraffic,
   stepTimeModel,
-} from "./cost_model.ts";
-import type { ShardBackend } from "./protocol.ts";
+} from "../parallel/cost_model.ts";
+import type { ShardBackend } from "../parallel/protocol.ts";
 
 export interface ScalingOptions {
   losses: HeadType[];

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatJson, RESULTS_MARKER, writeDirAtomic, writeFileIn } from "../../lib/report/write.ts";
+import { formatJson, RESULTS_MARKER, writeDirAtomic, writeFileIn } from "../../lib/fs/write.ts";
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -123,7 +123,7 @@ Deno.test({
   fn: async () => {
     const root = await Deno.makeTempDir();
     try {
-      const module = new URL("../../lib/report/write.ts", import.meta.url).href;
+      const module = new URL("../../lib/fs/write.ts", import.meta.url).href;
       const script = `
         import { writeDirAtomic, writeFileIn } from ${JSON.stringify(module)};
         await writeDirAtomic(${JSON.stringify(`${root}/out`)}, async (dir) => {

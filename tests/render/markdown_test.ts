@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fixed, markdownTable, sci } from "../../lib/report/markdown.ts";
+import { fixed, markdownTable, sci } from "../../lib/render/markdown.ts";
 
 Deno.test("markdownTable: header, alignment rule, escaped cells", () => {
   const md = markdownTable(["a", "b|c", "n"], [["x", "y|z", 1.5], [null, "two\nlines", undefined]], [

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as Plot from "@observablehq/plot";
-import { renderSvg, type SvgPlotOptions } from "../../lib/plots/svg.ts";
+import { renderSvg, type SvgPlotOptions } from "../../lib/render/svg.ts";
 
 const rows = Array.from({ length: 21 }, (_, i) => {
   const x = -1 + i / 10;

@@ -8,7 +8,7 @@ import {
   keyNumbers,
   markdown,
   table,
-} from "../../lib/notebook/display.ts";
+} from "../../lib/render/display.ts";
 
 Deno.test("display: the Jupyter protocol symbol is the registered one and bundles are returned", () => {
   assert.equal(JUPYTER_DISPLAY, Symbol.for("Jupyter.display"));

@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import { markdownTable } from "../report/markdown.ts";
+import { markdownTable } from "./markdown.ts";
 
 /** The symbol the Deno kernel looks for on a displayed value. */
 export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
