@@ -23,7 +23,7 @@
  * import { sphereface2Shard } from "./shard_math.ts";
  * const cfg = parseHeadConfig({ type: "sphereface2" }) as SphereFace2Config;
  * const g = sphereface2Shard(tf.randomNormal([2, 4]), tf.tensor1d([1, -1], "int32"), tf.randomNormal([4, 3]), tf.tensor1d([5]), cfg);
- * tf.dispose([g.loss, g.gradX, g.gradW, g.gradBias]);
+ * tf.dispose([g.loss, g.gradX, g.gradW, ...(g.gradBias ? [g.gradBias] : [])]);
  * ```
  * @module
  */

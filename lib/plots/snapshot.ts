@@ -7,6 +7,7 @@
  * @example
  * ```ts
  * import { assertSnapshot } from "./snapshot.ts";
+ * const svgText = '<svg width="10" height="10"><circle cx="5.000001" cy="5" r="2"/></svg>';
  * await assertSnapshot(svgText, new URL("./goldens/g.svg.snap", import.meta.url).pathname);
  * ```
  * @module
