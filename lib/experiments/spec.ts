@@ -171,6 +171,35 @@ export const DatasetSchema = z.strictObject({
 });
 export type DatasetSpec = z.output<typeof DatasetSchema>;
 
+/** How `deno task reproduce` treats a profile: fields, not comparisons of profile names (lib/reproduce/pipeline.ts). */
+export const ReproduceSchema = z.strictObject({
+  /**
+   * Train one model first and report it against its random initialisation (smoke: SphereFace2 on the synthetic
+   * faces); `--train-config` and `--train-steps` replace these, `--train-steps 0` skips it. null: none.
+   */
+  singleRun: z.strictObject({ config: z.string().min(1), steps: z.number().int().min(1) }).nullable().default(null),
+  /** `--data DIR` points the profile's synthetic datasets (and the single run) at DIR. */
+  dataFlag: z.boolean().default(false),
+  /**
+   * The grid's results are the committed reference `data/reference/experiments-NAME.json`: read instead of training
+   * when present (unless `--recompute` or `--shard`), written after a grid. false: always trained, never kept.
+   */
+  reference: z.boolean().default(true),
+  /** Train in a private temporary folder, removed afterwards (minutes of work, never resumed), unless `--work`. */
+  scratch: z.boolean().default(false),
+  /** Refuse to train when data the plan needs is missing (user-supplied datasets), naming each file. */
+  requireData: z.boolean().default(false),
+  /**
+   * Also report this profile's committed reference (first) and its follow-ups, and check the claims on it rather
+   * than on this profile's grid (smoke: the `cpu` numbers, which mean something).
+   */
+  showReference: z.string().optional(),
+  /** Heading of the grid's report section (default: "Trained experiments: the kit's reproduction … (profile `NAME`)"). */
+  sectionTitle: z.string().min(1).optional(),
+});
+export type ReproduceSpec = z.output<typeof ReproduceSchema>;
+const REPRODUCE_DEFAULTS = { singleRun: null, dataFlag: false, reference: true, scratch: false, requireData: false };
+
 export const ProfileSchema = z.strictObject({
   description: z.string().min(1),
   seeds: z.array(z.number().int().min(0)).min(1),
@@ -179,10 +208,29 @@ export const ProfileSchema = z.strictObject({
   families: z.array(z.enum(FAMILIES)).default([...FAMILIES]),
   /** A follow-up of that profile (e.g. a longer budget): its committed results appear in that profile's report. */
   investigates: z.string().optional(),
+  /** What `deno task reproduce --profile NAME` does beyond training the grid (defaults: a committed-reference grid). */
+  reproduce: ReproduceSchema.default(REPRODUCE_DEFAULTS),
 });
 export type Profile = z.output<typeof ProfileSchema>;
 
-const ProfilesSchema = z.record(z.string().regex(/^[a-z0-9-]+$/), ProfileSchema);
+const ProfilesSchema = z.record(z.string().regex(/^[a-z0-9-]+$/), ProfileSchema).superRefine((all, ctx) => {
+  // A profile may name another (its follow-up target, the reference it shows): that one must exist.
+  for (const [name, p] of Object.entries(all)) {
+    const refs: Array<[string[], string | undefined]> = [
+      [[name, "investigates"], p.investigates],
+      [[name, "reproduce", "showReference"], p.reproduce.showReference],
+    ];
+    for (const [path, ref] of refs) {
+      if (ref !== undefined && !(ref in all)) {
+        ctx.addIssue({
+          code: "custom",
+          path,
+          message: `no profile "${ref}"; allowed: ${Object.keys(all).join(", ")}`,
+        });
+      }
+    }
+  }
+});
 
 async function readJson(file: string): Promise<unknown> {
   let text: string;
