@@ -198,7 +198,14 @@ export const ReproduceSchema = z.strictObject({
   sectionTitle: z.string().min(1).optional(),
 });
 export type ReproduceSpec = z.output<typeof ReproduceSchema>;
-const REPRODUCE_DEFAULTS = { singleRun: null, dataFlag: false, reference: true, scratch: false, requireData: false };
+/** The `reproduce` fields of a profile that gives none: a grid whose results are a committed reference. */
+export const REPRODUCE_DEFAULTS: ReproduceSpec = {
+  singleRun: null,
+  dataFlag: false,
+  reference: true,
+  scratch: false,
+  requireData: false,
+};
 
 export const ProfileSchema = z.strictObject({
   description: z.string().min(1),
@@ -209,7 +216,7 @@ export const ProfileSchema = z.strictObject({
   /** A follow-up of that profile (e.g. a longer budget): its committed results appear in that profile's report. */
   investigates: z.string().optional(),
   /** What `deno task reproduce --profile NAME` does beyond training the grid (defaults: a committed-reference grid). */
-  reproduce: ReproduceSchema.default(REPRODUCE_DEFAULTS),
+  reproduce: ReproduceSchema.default(() => ({ ...REPRODUCE_DEFAULTS })),
 });
 export type Profile = z.output<typeof ProfileSchema>;
 

@@ -96,7 +96,7 @@ Deno.test("spec: investigationsOf lists the profiles that follow up another one,
     });
     await Deno.writeTextFile(
       `${dir}/profiles.json`,
-      JSON.stringify({ cpu: p(), "b-long": p("cpu"), other: p("smoke"), "a-long": p("cpu") }),
+      JSON.stringify({ cpu: p(), smoke: p(), "b-long": p("cpu"), other: p("smoke"), "a-long": p("cpu") }),
     );
     assert.deepEqual(await investigationsOf("cpu", dir), ["b-long", "a-long"]);
     assert.deepEqual(await investigationsOf("smoke", dir), ["other"]);
