@@ -1,17 +1,20 @@
 /**
- * Training configurations: one zod-validated JSON file per experiment (`configs/train/`), with `--key=value`
- * overrides on dotted paths (`--head.lambda=0.5`, `--train.steps=100`) validated by the same schema, so a bad
- * file or flag is reported as `configs/train/x.json (with --train.steps=0): train.steps: Too small: …`.
+ * Training configurations: one JSON file per experiment (`configs/train/`), a base plus overrides — `"extends":
+ * "base.json"` lays the file's fields over a base config's (see {@link mergeConfig}) and `"head": "sec31.arcface"` names
+ * a head of `configs/heads/` — with `--key=value` overrides on dotted paths (`--head.lambda=0.5`, `--train.steps=100`),
+ * validated once by one zod schema, so a bad file or flag is reported as
+ * `configs/train/x.json (with --train.steps=0): train.steps: Too small: …`.
  *
  * Defaults are OpenSphere's paper settings (shared/notes/opensphere.md §4): SGD lr 0.1, momentum 0.9, weight
  * decay 5e-4 on every parameter, multistep ×0.1, batch 512, horizontal flip p 0.5, validation every 2000 steps.
  *
  * @example
  * ```ts
- * import { applyOverrides, parseTrainConfig } from "./config.ts";
+ * import { applyOverrides, loadTrainConfig, parseTrainConfig } from "./config.ts";
  * const raw = { name: "demo", model: { type: "sfnet", depth: 4, width: 0.125, inputSize: 16 }, head: { type: "sphereface2" },
  *   data: { kind: "toy", classes: 6, perClass: 8, size: 16 }, train: { steps: 10, batchSize: 8 } };
  * const cfg = parseTrainConfig(applyOverrides(raw, ["--train.steps=20", "--head.lambda=0.5"]), "demo");
+ * const arcface = await loadTrainConfig("configs/train/sec31-sfnet20-arcface.json"); // extends the sphereface2 one
  * ```
  * @module
  */
