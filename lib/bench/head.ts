@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { HeadType } from "../losses/config.ts";
+import { type HeadType, parseHeadConfig } from "../losses/config.ts";
 import { headGradients } from "../losses/head.ts";
 import { createHead } from "../losses/registry.ts";
 import { timeSteps } from "./timing.ts";
@@ -44,7 +44,11 @@ export interface HeadBenchResult {
 /** Times forward + backward of the head (SphereFace2 at the paper's sec31 settings unless `loss` says otherwise). */
 export async function benchHead(o: HeadBenchOptions): Promise<HeadBenchResult> {
   const before = tf.memory().numTensors;
-  const head = createHead({ type: o.loss }, { featDim: o.dim, numClasses: o.classes, seed: o.seed ?? 0 });
+  const head = createHead(parseHeadConfig({ type: o.loss }), {
+    featDim: o.dim,
+    numClasses: o.classes,
+    seed: o.seed ?? 0,
+  });
   const x = tf.randomNormal([o.batch, o.dim], 0, 1, "float32", 1) as tf.Tensor2D;
   const labels = tf.randomUniform([o.batch], 0, o.classes, "int32", 2) as tf.Tensor1D;
   let times;

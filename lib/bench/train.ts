@@ -14,6 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Head } from "../losses/head.ts";
+import { parseHeadConfig } from "../losses/config.ts";
 import { createHead } from "../losses/registry.ts";
 import { createModel, type Model } from "../models/registry.ts";
 import { Sgd } from "../train/sgd.ts";
@@ -96,7 +97,7 @@ export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchResult
     { seed },
     "bench model",
   );
-  const head = createHead({ type: "sphereface2" }, {
+  const head = createHead(parseHeadConfig({ type: "sphereface2" }), {
     featDim: o.featDim ?? 512,
     numClasses: o.classes,
     seed: seed + 1000,

@@ -21,7 +21,7 @@
  */
 import type { GridResults } from "./grid.ts";
 import { CONTROL_CELL } from "./jobs.ts";
-import { cellId, type Experiment, type Family } from "./spec.ts";
+import { cellId, type Experiment, type Family, type Role } from "./spec.ts";
 import { cellStat, datasetSets, difference, PRIMARY_METRIC, type Stat } from "./summary.ts";
 
 export const VERDICTS = ["reproduced", "not reproduced", "not testable"] as const;
@@ -57,9 +57,13 @@ interface Ctx {
   control: Stat | null;
 }
 
-function rowStats(ctx: Ctx, e: Experiment): Array<{ label: string; x?: number; series?: string; s: Stat | null }> {
+function rowStats(
+  ctx: Ctx,
+  e: Experiment,
+): Array<{ label: string; role?: Role; x?: number; series?: string; s: Stat | null }> {
   return e.rows.map((r) => ({
     label: r.label,
+    role: r.role,
     x: r.x,
     series: r.series,
     s: cellStat(ctx.results, ctx.dataset, cellId(r.head, r.noise), ctx.set, PRIMARY_METRIC),
@@ -109,13 +113,23 @@ function checkFamily(ctx: Ctx, e: Experiment): ClaimCheck {
   const why = notTestable(ctx, rows);
   if (why) return { ...base, verdict: "not testable", evidence: why };
   const by = (pred: (r: typeof rows[number]) => boolean) => rows.filter(pred).map((r) => ({ ...r, s: r.s! }));
+  // The rows the claim is about, by their declared role (the loader checks each family has them).
+  const role = (name: Role) => {
+    const found = by((r) => r.role === name);
+    if (!found.length) {
+      throw new Error(
+        `experiment ${e.family}: the claim needs a row with role "${name}" (configs/experiments/${e.family}.json)`,
+      );
+    }
+    return found;
+  };
   const order = [...rows].sort((a, b) => b.s!.mean - a.s!.mean).map((r) => `${r.label} ${r.s!.mean.toFixed(1)}`);
   const ranking = `ranking: ${order.join(" > ")}`;
 
   switch (e.family) {
     case "lambda": {
-      const paper = by((r) => r.x === 0.7)[0], small = by((r) => r.x === 0.3)[0];
-      const better = by((r) => r.x !== 0.7).filter((r) => {
+      const paper = role("paper")[0], small = role("weak")[0];
+      const better = by((r) => r.role !== "paper").filter((r) => {
         const d = difference(r.s, paper.s);
         return d.beyond && d.delta > 0;
       });
@@ -128,14 +142,17 @@ function checkFamily(ctx: Ctx, e: Experiment): ClaimCheck {
           (better.length
             ? `Beyond the seed spread, ${
               better.map((r) => `${r.label} (${pp(r.s.mean - paper.s.mean)})`).join(", ")
-            } beat(s) λ = 0.7. `
-            : "No λ beats 0.7 beyond the seed spread. ") +
-          `λ = 0.7 vs 0.3: ${pp(smallHurts.delta)} (${smallHurts.beyond ? "beyond" : "within"} the spread).`,
+            } beat(s) λ = ${paper.x}. `
+            : `No λ beats ${paper.x} beyond the seed spread. `) +
+          `λ = ${paper.x} vs ${small.x}: ${pp(smallHurts.delta)} (${
+            smallHurts.beyond ? "beyond" : "within"
+          } the spread).`,
       };
     }
     case "t": {
-      const t1 = by((r) => r.x === 1)[0];
-      const gains = by((r) => (r.x ?? 1) > 1).map((r) => ({ r, d: difference(r.s, t1.s) }));
+      const t1 = role("baseline")[0];
+      const gains = by((r) => r.role !== "baseline" && (r.x ?? -Infinity) > (t1.x ?? Infinity))
+        .map((r) => ({ r, d: difference(r.s, t1.s) }));
       const best = gains.reduce((a, b) => (b.d.delta > a.d.delta ? b : a));
       const ok = best.d.beyond && best.d.delta > 0;
       return {
@@ -150,7 +167,7 @@ function checkFamily(ctx: Ctx, e: Experiment): ClaimCheck {
       };
     }
     case "margins": {
-      const margins = by((r) => !/through g/i.test(r.label));
+      const margins = by((r) => r.role !== "through-g");
       const trained = margins.filter((r) => {
         const d = difference(r.s, ctx.control!);
         return d.beyond && d.delta > 0;
@@ -182,14 +199,14 @@ function checkFamily(ctx: Ctx, e: Experiment): ClaimCheck {
       };
     }
     case "comparison": {
-      const sf2 = by((r) => r.label === "SphereFace2")[0];
-      const others = by((r) => r.label !== "SphereFace2").map((r) => ({ r, d: difference(sf2.s, r.s) }));
+      const sf2 = role("paper")[0];
+      const others = by((r) => r.role !== "paper").map((r) => ({ r, d: difference(sf2.s, r.s) }));
       const beaten = others.filter((o) => o.d.beyond && o.d.delta > 0);
       const lost = others.filter((o) => o.d.beyond && o.d.delta < 0);
       return {
         ...base,
         verdict: beaten.length === others.length ? "reproduced" : "not reproduced",
-        evidence: `${ranking}. SphereFace2 minus each: ` +
+        evidence: `${ranking}. ${sf2.label} minus each: ` +
           others.map(({ r, d }) => `${r.label} ${pp(d.delta)}${d.beyond ? "*" : ""}`).join(", ") +
           ` (* beyond the spread): ahead of ${beaten.length}/${others.length} beyond the spread` +
           (lost.length ? `, behind ${lost.map((o) => o.r.label).join(", ")}` : "") + "." +
@@ -198,20 +215,28 @@ function checkFamily(ctx: Ctx, e: Experiment): ClaimCheck {
     }
     case "noise": {
       const top = Math.max(...rows.map((r) => r.x ?? 0));
-      const at = (series: string, x: number) => by((r) => r.series === series && r.x === x)[0];
-      const sf2 = at("SphereFace2", top), sf2Clean = at("SphereFace2", 0);
-      const rivals = [...new Set(rows.map((r) => r.series).filter((s) => s && s !== "SphereFace2"))] as string[];
+      const paperRows = role("paper");
+      const subject = paperRows[0].series!;
+      // The clean end of the axis: the lowest ratio of the paper's series (0 in the committed file).
+      const clean = Math.min(...paperRows.map((r) => r.x ?? 0));
+      const at = (series: string, x: number) => {
+        const found = by((r) => r.series === series && r.x === x)[0];
+        if (!found) throw new Error(`experiment noise: no row of series ${series} at ratio ${x}`);
+        return found;
+      };
+      const sf2 = at(subject, top), sf2Clean = at(subject, clean);
+      const rivals = [...new Set(rows.map((r) => r.series).filter((s) => s && s !== subject))] as string[];
       const parts = rivals.map((name) => {
         const d = difference(sf2.s, at(name, top).s);
-        const drop = at(name, 0).s.mean - at(name, top).s.mean;
+        const drop = at(name, clean).s.mean - at(name, top).s.mean;
         return { name, d, drop };
       });
       const sf2Drop = sf2Clean.s.mean - sf2.s.mean;
       const ok = parts.every((p) => p.d.beyond && p.d.delta > 0);
-      const drops = `Drop from noise 0 to ${top}: SphereFace2 ${sf2Drop.toFixed(1)} pp, ` +
+      const drops = `Drop from noise ${clean} to ${top}: ${subject} ${sf2Drop.toFixed(1)} pp, ` +
         parts.map((p) => `${p.name} ${p.drop.toFixed(1)} pp`).join(", ") + ".";
       // Where the noise has erased what every loss learned, the losses sit at the control and cannot be ranked.
-      const atTop = [{ name: "SphereFace2", s: sf2.s }, ...rivals.map((name) => ({ name, s: at(name, top).s }))];
+      const atTop = [{ name: subject, s: sf2.s }, ...rivals.map((name) => ({ name, s: at(name, top).s }))];
       const learned = atTop.filter((r) => {
         const d = difference(r.s, ctx.control!);
         return d.beyond && d.delta > 0;
@@ -228,7 +253,7 @@ function checkFamily(ctx: Ctx, e: Experiment): ClaimCheck {
       return {
         ...base,
         verdict: ok ? "reproduced" : "not reproduced",
-        evidence: `At noise ${top}: SphereFace2 minus ` +
+        evidence: `At noise ${top}: ${subject} minus ` +
           parts.map((p) => `${p.name} ${pp(p.d.delta)}${p.d.beyond ? "*" : ""}`).join(", ") +
           ` (* beyond the spread). ${drops}`,
       };
@@ -250,11 +275,10 @@ export function checkClaims(results: GridResults, experiments: readonly Experime
 
 /** The gradient-form comparison (detached vs through g, variant C) per dataset: the kit's own finding. */
 export function gradientFormFindings(results: GridResults, margins: Experiment): Finding[] {
-  const detachedRow = margins.rows.find((r) =>
-    r.head.type === "sphereface2" && r.head.variant === "C" &&
-    r.head.gradForm === "detached"
-  );
-  const throughRow = margins.rows.find((r) => r.head.type === "sphereface2" && r.head.gradForm === "through-g");
+  // The paper's row of the margins family is variant C with the detached gradient; its "through-g" row the same
+  // head with the gradient through g.
+  const detachedRow = margins.rows.find((r) => r.role === "paper");
+  const throughRow = margins.rows.find((r) => r.role === "through-g");
   if (!detachedRow || !throughRow) return [];
   const out: Finding[] = [];
   for (const dataset of results.datasets.map((d) => d.name)) {

@@ -18,7 +18,7 @@
 import { pathExists } from "../fs/paths.ts";
 import type { HeadConfig } from "../losses/config.ts";
 import { createModel, type Model } from "../models/registry.ts";
-import { applyOverrides, loadTrainConfig, parseTrainConfig, type TrainConfig } from "../train/config.ts";
+import { configSource, parseTrainConfig, resolveTrainConfig, type TrainConfig } from "../train/config.ts";
 import type { PairSet, TrainingData } from "../train/data.ts";
 import { openTrainingData } from "../train/datasets.ts";
 import { evaluateModel } from "../train/experiment.ts";
@@ -104,7 +104,10 @@ export function configHash(config: TrainConfig): Promise<string> {
   return hashJson(rest);
 }
 
-/** The training config of one cell: the dataset's base config with the row's head, noise ratio and the seed. */
+/**
+ * The training config of one cell: the dataset's base config (with its overrides) given the row's head, noise ratio,
+ * the seed and a run name, built as one raw object and validated once.
+ */
 export async function cellConfig(
   dataset: DatasetSpec,
   cell: string,
@@ -112,11 +115,12 @@ export async function cellConfig(
   noise: number,
   seed: number,
 ): Promise<TrainConfig> {
-  const base = await loadTrainConfig(dataset.config, dataset.overrides);
-  const raw = applyOverrides(base, [`--seed=${seed}`, `--name=${dataset.name}-${cell}-seed${seed}`]);
+  const raw = await resolveTrainConfig(dataset.config, dataset.overrides);
+  raw.seed = seed;
+  raw.name = `${dataset.name}-${cell}-seed${seed}`;
   raw.head = head;
-  (raw.data as Record<string, unknown>).noiseRatio = noise;
-  return parseTrainConfig(raw, `${dataset.config} (${cell}, seed ${seed})`);
+  raw.data = { ...(raw.data as Record<string, unknown>), noiseRatio: noise };
+  return parseTrainConfig(raw, `${configSource(dataset.config, dataset.overrides)} (${cell}, seed ${seed})`);
 }
 
 /**

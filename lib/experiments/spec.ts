@@ -1,6 +1,7 @@
 /**
  * The paper's experiments as data: one JSON file per family in `configs/experiments/` (λ, t, margins, comparison,
- * label noise), each a list of rows (a head config and a label-noise ratio), and the profiles of
+ * label noise), each a list of rows (a head config and a label-noise ratio; a row names the field it varies,
+ * `"axis": "head.lambda", "x": 0.3`, instead of repeating the head, and its role in the claim), and the profiles of
  * `configs/experiments/profiles.json` that say on which datasets, backbones and seeds the rows are trained.
  * Both are zod-validated; errors name the file and the field.
  *
@@ -17,7 +18,7 @@
  * @module
  */
 import { z } from "zod";
-import { formatZodError, type HeadConfig, HeadConfigSchema } from "../losses/config.ts";
+import { formatZodError, type HeadConfig, HeadConfigSchema, resolveHead } from "../losses/config.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 /** Where the experiment files live. */
@@ -26,27 +27,122 @@ export const EXPERIMENTS_DIR = `${REPO}configs/experiments`;
 export const FAMILIES = ["lambda", "t", "margins", "comparison", "noise"] as const;
 export type Family = typeof FAMILIES[number];
 
+/**
+ * What a row is to its family's claim, so claims.ts and the report find rows by role, never by label or value:
+ * `paper` the paper's setting the others are compared with (λ 0.7, t 3, SphereFace2 in the comparison, the
+ * SphereFace2 series under label noise), `weak` the setting claimed to hurt (λ 0.3), `baseline` the setting every
+ * other is claimed to improve on (t = 1), `through-g` the gradient-form row of the margins family (a finding of the
+ * kit, not one of the margin forms).
+ */
+export const ROLES = ["paper", "weak", "baseline", "through-g"] as const;
+export type Role = typeof ROLES[number];
+
+/** The roles each family's claim reads: exactly one row each (noise: the rows of one series). */
+export const REQUIRED_ROLES: Record<Family, ReadonlyArray<{ role: Role; what: string }>> = {
+  lambda: [
+    { role: "paper", what: "the paper's λ, which no other should beat" },
+    { role: "weak", what: "the small λ claimed to hurt" },
+  ],
+  t: [
+    { role: "baseline", what: "t = 1, which every t > 1 is compared with" },
+    { role: "paper", what: "the paper's t, which the report compares rows with" },
+  ],
+  margins: [],
+  comparison: [{ role: "paper", what: "SphereFace2, compared with every other loss" }],
+  noise: [{ role: "paper", what: "the SphereFace2 series, compared with each other series at each ratio" }],
+};
+
+/** The fields a row's `axis` may set: the noise ratio or a head field. */
+const AXIS = /^(noise|head\.[A-Za-z]+)$/;
+
 export const RowSchema = z.strictObject({
   label: z.string().min(1),
-  /** Position on the family's axis (λ, t, noise ratio), for figures. */
+  /** What the row is to the family's claim (see {@link ROLES}). */
+  role: z.enum(ROLES).optional(),
+  /** The config field this row varies (`head.lambda`, `head.t`, `noise`): set to `x`, not repeated. */
+  axis: z.string().regex(AXIS, "noise or head.<field>").optional(),
+  /** Position on the family's axis (λ, t, noise ratio), for figures; the value of `axis` when given. */
   x: z.number().optional(),
   /** Line of a multi-series figure (noise: the loss). */
   series: z.string().optional(),
   head: HeadConfigSchema,
   /** Fraction of training labels redrawn (OpenSphere sec33). */
   noise: z.number().min(0).max(1).default(0),
+}).superRefine((r, ctx) => {
+  if (r.axis && r.x === undefined) {
+    ctx.addIssue({ code: "custom", path: ["x"], message: `axis ${r.axis} needs the value x` });
+  }
 });
 export type Row = z.output<typeof RowSchema>;
 
-export const ExperimentSchema = z.strictObject({
-  family: z.enum(FAMILIES),
-  title: z.string().min(1),
-  question: z.string().min(1),
-  /** The paper's claim this family tests, in words. */
-  claim: z.string().min(1),
-  axis: z.string().min(1),
-  rows: z.array(RowSchema).min(1),
-});
+/**
+ * A file's rows as written → rows with their whole head and noise: a row without `head` takes the family's, a head
+ * object without `type` is laid over the family's (`{"gradForm": "through-g"}`), and `axis` sets its field to `x`.
+ * Head names are resolved before (see {@link loadExperiment}); anything malformed is left for the schema to report.
+ */
+function expandRows(input: unknown): unknown {
+  if (!isObject(input) || !Array.isArray(input.rows)) return input;
+  const family = input.head;
+  const rows = input.rows.map((row) => {
+    if (!isObject(row)) return row;
+    let head = row.head === undefined ? family : row.head;
+    if (isObject(row.head) && !("type" in row.head) && isObject(family)) head = { ...family, ...row.head };
+    const out: Record<string, unknown> = { ...row, head: structuredClone(head) };
+    if (typeof row.axis === "string" && AXIS.test(row.axis) && typeof row.x === "number") {
+      if (row.axis === "noise") out.noise = row.x;
+      else if (isObject(out.head)) out.head[row.axis.slice("head.".length)] = row.x;
+    }
+    return out;
+  });
+  return { ...input, rows };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+export const ExperimentSchema = z.preprocess(
+  expandRows,
+  z.strictObject({
+    family: z.enum(FAMILIES),
+    title: z.string().min(1),
+    question: z.string().min(1),
+    /** The paper's claim this family tests, in words. */
+    claim: z.string().min(1),
+    /** The axis's name in tables and figures (λ, t, noise ratio). */
+    axis: z.string().min(1),
+    /** The head of the rows that give none (or give only the fields they change). */
+    head: HeadConfigSchema.optional(),
+    rows: z.array(RowSchema).min(1),
+  }).superRefine((e, ctx) => {
+    for (const { role, what } of REQUIRED_ROLES[e.family]) {
+      const n = e.rows.filter((r) => r.role === role).length;
+      if (n === 0 || (n > 1 && e.family !== "noise")) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rows"],
+          message: `the ${e.family} claim needs ${e.family === "noise" ? "rows" : "exactly one row"} with role ` +
+            `"${role}" (${what}), found ${n}`,
+        });
+      }
+    }
+    if (e.family === "noise") {
+      e.rows.forEach((r, i) => {
+        if (r.series === undefined || r.x === undefined) {
+          ctx.addIssue({ code: "custom", path: ["rows", i], message: "a label-noise row needs its series and x" });
+        }
+      });
+      const series = new Set(e.rows.filter((r) => r.role === "paper").map((r) => r.series));
+      if (series.size > 1) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rows"],
+          message: `the rows with role "paper" must form one series, got ${[...series].join(", ")}`,
+        });
+      }
+    }
+  }),
+);
 export type Experiment = z.output<typeof ExperimentSchema>;
 
 export const DatasetSchema = z.strictObject({
@@ -75,6 +171,42 @@ export const DatasetSchema = z.strictObject({
 });
 export type DatasetSpec = z.output<typeof DatasetSchema>;
 
+/** How `deno task reproduce` treats a profile: fields, not comparisons of profile names (lib/reproduce/pipeline.ts). */
+export const ReproduceSchema = z.strictObject({
+  /**
+   * Train one model first and report it against its random initialisation (smoke: SphereFace2 on the synthetic
+   * faces); `--train-config` and `--train-steps` replace these, `--train-steps 0` skips it. null: none.
+   */
+  singleRun: z.strictObject({ config: z.string().min(1), steps: z.number().int().min(1) }).nullable().default(null),
+  /** `--data DIR` points the profile's synthetic datasets (and the single run) at DIR. */
+  dataFlag: z.boolean().default(false),
+  /**
+   * The grid's results are the committed reference `data/reference/experiments-NAME.json`: read instead of training
+   * when present (unless `--recompute` or `--shard`), written after a grid. false: always trained, never kept.
+   */
+  reference: z.boolean().default(true),
+  /** Train in a private temporary folder, removed afterwards (minutes of work, never resumed), unless `--work`. */
+  scratch: z.boolean().default(false),
+  /** Refuse to train when data the plan needs is missing (user-supplied datasets), naming each file. */
+  requireData: z.boolean().default(false),
+  /**
+   * Also report this profile's committed reference (first) and its follow-ups, and check the claims on it rather
+   * than on this profile's grid (smoke: the `cpu` numbers, which mean something).
+   */
+  showReference: z.string().optional(),
+  /** Heading of the grid's report section (default: "Trained experiments: the kit's reproduction … (profile `NAME`)"). */
+  sectionTitle: z.string().min(1).optional(),
+});
+export type ReproduceSpec = z.output<typeof ReproduceSchema>;
+/** The `reproduce` fields of a profile that gives none: a grid whose results are a committed reference. */
+export const REPRODUCE_DEFAULTS: ReproduceSpec = {
+  singleRun: null,
+  dataFlag: false,
+  reference: true,
+  scratch: false,
+  requireData: false,
+};
+
 export const ProfileSchema = z.strictObject({
   description: z.string().min(1),
   seeds: z.array(z.number().int().min(0)).min(1),
@@ -83,10 +215,29 @@ export const ProfileSchema = z.strictObject({
   families: z.array(z.enum(FAMILIES)).default([...FAMILIES]),
   /** A follow-up of that profile (e.g. a longer budget): its committed results appear in that profile's report. */
   investigates: z.string().optional(),
+  /** What `deno task reproduce --profile NAME` does beyond training the grid (defaults: a committed-reference grid). */
+  reproduce: ReproduceSchema.default(() => ({ ...REPRODUCE_DEFAULTS })),
 });
 export type Profile = z.output<typeof ProfileSchema>;
 
-const ProfilesSchema = z.record(z.string().regex(/^[a-z0-9-]+$/), ProfileSchema);
+const ProfilesSchema = z.record(z.string().regex(/^[a-z0-9-]+$/), ProfileSchema).superRefine((all, ctx) => {
+  // A profile may name another (its follow-up target, the reference it shows): that one must exist.
+  for (const [name, p] of Object.entries(all)) {
+    const refs: Array<[string[], string | undefined]> = [
+      [[name, "investigates"], p.investigates],
+      [[name, "reproduce", "showReference"], p.reproduce.showReference],
+    ];
+    for (const [path, ref] of refs) {
+      if (ref !== undefined && !(ref in all)) {
+        ctx.addIssue({
+          code: "custom",
+          path,
+          message: `no profile "${ref}"; allowed: ${Object.keys(all).join(", ")}`,
+        });
+      }
+    }
+  }
+});
 
 async function readJson(file: string): Promise<unknown> {
   let text: string;
@@ -102,9 +253,23 @@ async function readJson(file: string): Promise<unknown> {
   }
 }
 
-/** Reads and validates one experiment file. */
+/**
+ * Reads and validates one experiment file: head names (`"head": "sec31.arcface"`, from configs/heads/) resolved,
+ * rows expanded (see {@link ExperimentSchema}); errors name the file and the field (`rows.2.head: …`).
+ */
 export async function loadExperiment(file: string): Promise<Experiment> {
-  const parsed = ExperimentSchema.safeParse(await readJson(file));
+  const raw = await readJson(file);
+  if (isObject(raw)) {
+    if (typeof raw.head === "string") raw.head = await resolveHead(raw.head, `${file}: head`);
+    if (Array.isArray(raw.rows)) {
+      for (const [i, row] of raw.rows.entries()) {
+        if (isObject(row) && typeof row.head === "string") {
+          row.head = await resolveHead(row.head, `${file}: rows.${i}.head`);
+        }
+      }
+    }
+  }
+  const parsed = ExperimentSchema.safeParse(raw);
   if (!parsed.success) throw new Error(formatZodError(parsed.error, file));
   return parsed.data;
 }

@@ -10,10 +10,13 @@
  * ```ts
  * import { parseHeadConfig } from "./config.ts";
  * const cfg = parseHeadConfig({ type: "sphereface2", variant: "A" }); // m defaults to 0.5 for A
+ * const arcface = await resolveHead("sec31.arcface"); // by name, from configs/heads/
  * ```
  * @module
  */
 import { z } from "zod";
+import { join } from "node:path";
+import { REPO_ROOT } from "../fs/paths.ts";
 
 /** SphereFace2 margin variants: additive cosine (C), additive angular (A), multiplicative angular (M). */
 export const SPHEREFACE2_VARIANTS = ["C", "A", "M"] as const;
@@ -144,4 +147,71 @@ export function formatZodError(error: z.ZodError, source: string): string {
     const path = issue.path.length ? issue.path.join(".") : "(root)";
     return `${source}: ${path}: ${issue.message}`;
   }).join("\n");
+}
+
+/** The named heads: every `configs/heads/*.json` file groups head configs as `{ "group": { "name": config } }`. */
+export const HEADS_DIR: string = join(REPO_ROOT, "configs/heads/");
+
+const catalogues = new Map<string, Promise<Record<string, HeadConfig>>>();
+
+/**
+ * The named heads of `dir` (default configs/heads/), validated once, as `group.name` → config
+ * (`sec31.sphereface2`, `appendix.sphereface2-a`). Errors name the file and the entry; a name defined by two files
+ * is an error naming both.
+ */
+export function loadHeadCatalogue(dir = HEADS_DIR): Promise<Record<string, HeadConfig>> {
+  let p = catalogues.get(dir);
+  if (!p) {
+    catalogues.set(dir, p = readCatalogue(dir));
+    p.catch(() => catalogues.delete(dir));
+  }
+  return p;
+}
+
+async function readCatalogue(dir: string): Promise<Record<string, HeadConfig>> {
+  const out: Record<string, HeadConfig> = {};
+  const where: Record<string, string> = {};
+  const files = [];
+  for await (const e of Deno.readDir(dir)) if (e.isFile && e.name.endsWith(".json")) files.push(e.name);
+  for (const name of files.sort()) {
+    const file = `${dir.replace(/\/$/, "")}/${name}`;
+    let groups: unknown;
+    try {
+      groups = JSON.parse(await Deno.readTextFile(file));
+    } catch (e) {
+      throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+    }
+    if (!groups || typeof groups !== "object" || Array.isArray(groups)) {
+      throw new Error(`${file}: expected an object of groups`);
+    }
+    for (const [group, heads] of Object.entries(groups)) {
+      if (group.startsWith("_")) continue;
+      if (!heads || typeof heads !== "object" || Array.isArray(heads)) {
+        throw new Error(`${file}: ${group}: expected an object of named head configs`);
+      }
+      for (const [head, config] of Object.entries(heads)) {
+        const key = `${group}.${head}`;
+        if (where[key]) throw new Error(`${file}: ${key}: head name already defined in ${where[key]}`);
+        out[key] = parseHeadConfig(config, `${file}: ${key}`);
+        where[key] = file;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * A head given by name (`"sec31.arcface"`, from {@link loadHeadCatalogue}) or as a config (validated here); `source`
+ * names the file and field in errors, e.g. `configs/train/x.json: head: no head named "sec31.foo"; known: …`.
+ */
+export async function resolveHead(head: unknown, source = "head", dir = HEADS_DIR): Promise<HeadConfig> {
+  if (typeof head !== "string") return parseHeadConfig(head, source);
+  const catalogue = await loadHeadCatalogue(dir);
+  const found = catalogue[head];
+  if (!found) {
+    throw new Error(
+      `${source}: no head named ${JSON.stringify(head)} in ${dir}; known: ${Object.keys(catalogue).join(", ")}`,
+    );
+  }
+  return structuredClone(found);
 }

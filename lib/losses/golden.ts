@@ -18,7 +18,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
-import { formatZodError, type HeadConfigInput } from "./config.ts";
+import { formatZodError, type HeadConfigInput, parseHeadConfig } from "./config.ts";
 import { headGradients } from "./head.ts";
 import { createHead } from "./registry.ts";
 import { initialBias, type SphereFace2Head } from "./sphereface2.ts";
@@ -198,7 +198,11 @@ export async function verifyCase(c: GoldenCase): Promise<CaseResult> {
 
 async function runCase(c: GoldenCase): Promise<FieldCheck[]> {
   const config = configForCase(c);
-  const head = createHead(config, { featDim: c.d, numClasses: c.K, seed: 0 }, `case ${c.name}`);
+  const head = createHead(
+    parseHeadConfig(config, `case ${c.name}`),
+    { featDim: c.d, numClasses: c.K, seed: 0 },
+    `case ${c.name}`,
+  );
   const owned: tf.Tensor[] = [];
   const own = <T extends tf.Tensor>(t: T): T => {
     owned.push(t);

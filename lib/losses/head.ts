@@ -12,9 +12,10 @@
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
+ * import { parseHeadConfig } from "./config.ts";
  * import { createHead } from "./registry.ts";
  * import { headGradients } from "./head.ts";
- * const head = createHead({ type: "sphereface2" }, { featDim: 4, numClasses: 3, seed: 1 });
+ * const head = createHead(parseHeadConfig({ type: "sphereface2" }), { featDim: 4, numClasses: 3, seed: 1 });
  * const x = tf.randomNormal([2, 4]) as tf.Tensor2D;
  * const g = headGradients(head, x, tf.tensor1d([0, 2], "int32"));
  * console.log(g.loss.dataSync()[0], g.gradX.shape);

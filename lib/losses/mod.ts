@@ -5,8 +5,8 @@
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { createHead, headGradients } from "./mod.ts";
- * const head = createHead({ type: "sphereface2", variant: "C" }, { featDim: 8, numClasses: 5, seed: 1 });
+ * import { createHead, headGradients, parseHeadConfig } from "./mod.ts";
+ * const head = createHead(parseHeadConfig({ type: "sphereface2", variant: "C" }), { featDim: 8, numClasses: 5, seed: 1 });
  * const { loss } = headGradients(head, tf.randomNormal([4, 8]) as tf.Tensor2D, tf.tensor1d([0, 1, 2, 3], "int32"));
  * ```
  * @module

@@ -3,13 +3,14 @@
  *
  * @example
  * ```ts
+ * import { parseHeadConfig } from "./config.ts";
  * import { createHead } from "./registry.ts";
- * const head = createHead({ type: "arcface", m: 0.5 }, { featDim: 512, numClasses: 1000, seed: 0 });
+ * const head = createHead(parseHeadConfig({ type: "arcface", m: 0.5 }), { featDim: 512, numClasses: 1000, seed: 0 });
  * head.dispose();
  * ```
  * @module
  */
-import { type HeadConfig, type HeadType, parseHeadConfig } from "./config.ts";
+import type { HeadConfig, HeadType } from "./config.ts";
 import type { Head } from "./head.ts";
 import { SphereFace2Head } from "./sphereface2.ts";
 import { MarginSoftmaxHead, SoftmaxHead } from "./softmax_family.ts";
@@ -43,11 +44,10 @@ export function headTypes(): HeadType[] {
 }
 
 /**
- * Builds a head from a (possibly partial, unvalidated) config; validation errors name the field and range.
- * Shape errors name the offending value.
+ * Builds a head from a validated config ({@link parseHeadConfig}, {@link resolveHead}, or a validated train config's
+ * `head`): the config is validated once, where it is read. Shape errors name the offending value.
  */
-export function createHead(config: unknown, shape: HeadShape, source = "head config"): Head {
-  const parsed = parseHeadConfig(config, source);
+export function createHead(parsed: HeadConfig, shape: HeadShape, source = "head config"): Head {
   if (!Number.isInteger(shape.featDim) || shape.featDim < 1) {
     throw new Error(`${source}: featDim must be a positive integer, got ${shape.featDim}`);
   }

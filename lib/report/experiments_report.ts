@@ -45,20 +45,15 @@ const METRIC_NAMES: Record<string, string> = {
   "TPR@FPR=1e-1": "TPR@1e-1",
 };
 
-/** Index of the row each row is compared with (the paper's setting of the family; same noise for label noise). */
+/**
+ * Index of the row each row is compared with: the family's row of role "paper" (the paper's setting; under label
+ * noise the paper's series at the same ratio), else the first row.
+ */
 function referenceIndex(experiment: Experiment, rows: readonly TableRow[], i: number): number {
-  switch (experiment.family) {
-    case "lambda":
-      return rows.findIndex((r) => r.x === 0.7);
-    case "t":
-      return rows.findIndex((r) => r.x === 3);
-    case "margins":
-      return 0;
-    case "comparison":
-      return rows.findIndex((r) => r.label === "SphereFace2");
-    case "noise":
-      return rows.findIndex((r) => r.series === "SphereFace2" && r.x === rows[i].x);
-  }
+  const paper = experiment.rows.map((r, j) => ({ r, j })).filter(({ r }) => r.role === "paper");
+  if (!paper.length) return 0;
+  if (experiment.family !== "noise") return paper[0].j;
+  return paper.find(({ j }) => rows[j].x === rows[i].x)?.j ?? -1;
 }
 
 /** A family's table on one dataset: rows as Markdown/HTML cells. */

@@ -1,22 +1,26 @@
 /**
- * Training configurations: one zod-validated JSON file per experiment (`configs/train/`), with `--key=value`
- * overrides on dotted paths (`--head.lambda=0.5`, `--train.steps=100`) validated by the same schema, so a bad
- * file or flag is reported as `configs/train/x.json (with --train.steps=0): train.steps: Too small: …`.
+ * Training configurations: one JSON file per experiment (`configs/train/`), a base plus overrides — `"extends":
+ * "base.json"` lays the file's fields over a base config's (see {@link mergeConfig}) and `"head": "sec31.arcface"` names
+ * a head of `configs/heads/` — with `--key=value` overrides on dotted paths (`--head.lambda=0.5`, `--train.steps=100`),
+ * validated once by one zod schema, so a bad file or flag is reported as
+ * `configs/train/x.json (with --train.steps=0): train.steps: Too small: …`.
  *
  * Defaults are OpenSphere's paper settings (shared/notes/opensphere.md §4): SGD lr 0.1, momentum 0.9, weight
  * decay 5e-4 on every parameter, multistep ×0.1, batch 512, horizontal flip p 0.5, validation every 2000 steps.
  *
  * @example
  * ```ts
- * import { applyOverrides, parseTrainConfig } from "./config.ts";
+ * import { applyOverrides, loadTrainConfig, parseTrainConfig } from "./config.ts";
  * const raw = { name: "demo", model: { type: "sfnet", depth: 4, width: 0.125, inputSize: 16 }, head: { type: "sphereface2" },
  *   data: { kind: "toy", classes: 6, perClass: 8, size: 16 }, train: { steps: 10, batchSize: 8 } };
  * const cfg = parseTrainConfig(applyOverrides(raw, ["--train.steps=20", "--head.lambda=0.5"]), "demo");
+ * const arcface = await loadTrainConfig("configs/train/sec31-sfnet20-arcface.json"); // extends the sphereface2 one
  * ```
  * @module
  */
 import { z } from "zod";
-import { formatZodError, HeadConfigSchema } from "../losses/config.ts";
+import { dirname, join } from "node:path";
+import { formatZodError, type HeadConfig, HeadConfigSchema, resolveHead } from "../losses/config.ts";
 import { ModelConfigSchema } from "../models/config.ts";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
@@ -188,21 +192,105 @@ export function applyOverrides(raw: unknown, overrides: readonly string[]): Reco
   return out;
 }
 
-/** Reads a JSON config file, applies overrides and validates; errors name the file and the overrides. */
-export async function loadTrainConfig(file: string, overrides: readonly string[] = []): Promise<TrainConfig> {
+/** Reads a JSON file as an object; errors name the file (and the config that extends it). */
+async function readConfigObject(file: string, via: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await Deno.readTextFile(file);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new ConfigError(`${file}: config file not found`);
-    throw err;
+    if (err instanceof Deno.errors.NotFound) throw new ConfigError(`${file}: config file not found${via}`);
+    throw new ConfigError(`${file}: cannot read (${(err as Error).message})${via}`);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`${file}: not valid JSON (${(err as Error).message})`);
+    throw new ConfigError(`${file}: not valid JSON (${(err as Error).message})${via}`);
   }
-  const source = overrides.length ? `${file} (with ${overrides.join(" ")})` : file;
-  return parseTrainConfig(applyOverrides(raw, overrides), source);
+  if (!isPlainObject(raw)) {
+    throw new ConfigError(
+      `${file}: a train config must be a JSON object, got ${Array.isArray(raw) ? "an array" : String(raw)}${via}`,
+    );
+  }
+  return raw;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/**
+ * `over` laid on `base`: objects merge key by key, anything else (numbers, strings, arrays, null) replaces. An object
+ * whose discriminator (`type` of a head or model, `kind` of data) differs from the base's replaces it whole, since
+ * the fields of one head or data kind mean nothing to another.
+ */
+export function mergeConfig(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = structuredClone(base);
+  for (const [key, value] of Object.entries(over)) {
+    const under = out[key];
+    const switches = (k: string) => isPlainObject(under) && isPlainObject(value) && k in value && value[k] !== under[k];
+    if (isPlainObject(under) && isPlainObject(value) && !switches("type") && !switches("kind")) {
+      out[key] = mergeConfig(under, value);
+    } else {
+      out[key] = structuredClone(value);
+    }
+  }
+  return out;
+}
+
+/**
+ * The raw (unvalidated) config of a file: its `extends` chain merged (a path relative to the file's folder; the
+ * base's fields under the file's own, see {@link mergeConfig}) and a head given by name (`"head": "sec31.arcface"`,
+ * from configs/heads/) replaced by its config.
+ */
+export async function readRawTrainConfig(
+  file: string,
+  chain: readonly string[] = [],
+): Promise<Record<string, unknown>> {
+  const via = chain.length ? ` (extended by ${chain[chain.length - 1]})` : "";
+  const own = await readConfigObject(file, via);
+  const { extends: parent, ...fields } = own;
+  if (typeof fields.head === "string") fields.head = await resolveHeadName(fields.head, `${file}: head`);
+  if (parent === undefined) return fields;
+  if (typeof parent !== "string" || !parent) {
+    throw new ConfigError(`${file}: extends: expected the path of a base config, got ${JSON.stringify(parent)}${via}`);
+  }
+  const baseFile = join(dirname(file), parent);
+  if (chain.includes(baseFile) || baseFile === file) {
+    throw new ConfigError(`${file}: extends: ${parent} extends this file again (a cycle)`);
+  }
+  return mergeConfig(await readRawTrainConfig(baseFile, [...chain, file]), fields);
+}
+
+async function resolveHeadName(name: string, source: string): Promise<HeadConfig> {
+  try {
+    return await resolveHead(name, source);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
+/**
+ * A config file's raw object with `--key=value` overrides applied (`--head=sec31.arcface` names a head), not yet
+ * validated: for callers that set more fields before the one validation ({@link parseTrainConfig}).
+ */
+export async function resolveTrainConfig(
+  file: string,
+  overrides: readonly string[] = [],
+): Promise<Record<string, unknown>> {
+  const raw = applyOverrides(await readRawTrainConfig(file), overrides);
+  if (typeof raw.head === "string") {
+    raw.head = await resolveHeadName(raw.head, `${configSource(file, overrides)}: head`);
+  }
+  return raw;
+}
+
+/** How errors name a config file with its overrides. */
+export function configSource(file: string, overrides: readonly string[] = []): string {
+  return overrides.length ? `${file} (with ${overrides.join(" ")})` : file;
+}
+
+/** Reads a config file (base chain, named head), applies overrides and validates once; errors name the file. */
+export async function loadTrainConfig(file: string, overrides: readonly string[] = []): Promise<TrainConfig> {
+  return parseTrainConfig(await resolveTrainConfig(file, overrides), configSource(file, overrides));
 }

@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend/select.ts";
 import { benchTrain, TrainStep } from "../../lib/bench/train.ts";
 import { createModel } from "../../lib/models/registry.ts";
+import { parseHeadConfig } from "../../lib/losses/config.ts";
 import { createHead } from "../../lib/losses/registry.ts";
 
 const choice = await initBackend({ requested: "wasm" });
@@ -18,7 +19,7 @@ console.log(choice.message);
 Deno.test("training step: tf.memory().numTensors stable over 1,000 steps, loss falls", async () => {
   const before = tf.memory().numTensors;
   const net = createModel({ type: "sfnet", depth: 4, width: 1 / 16, inputSize: 12, featDim: 16 }, { seed: 3 });
-  const head = createHead({ type: "sphereface2" }, { featDim: 16, numClasses: 5, seed: 4 });
+  const head = createHead(parseHeadConfig({ type: "sphereface2" }), { featDim: 16, numClasses: 5, seed: 4 });
   const step = new TrainStep(net, head, 0.05);
   const x = tf.randomNormal([4, 12, 12, 3], 0, 1, "float32", 5) as tf.Tensor4D;
   const labels = tf.tensor1d([0, 1, 2, 3], "int32");

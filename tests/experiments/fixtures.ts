@@ -157,6 +157,6 @@ export function twoRowExperiment(other: { label: string; head: Record<string, un
     question: "Q?",
     claim: "C.",
     axis: "loss",
-    rows: [{ label: "SphereFace2", head: { type: "sphereface2" } }, other],
+    rows: [{ label: "SphereFace2", role: "paper", head: { type: "sphereface2" } }, other],
   })];
 }

@@ -9,7 +9,7 @@ import {
   referencePath,
   writeResults,
 } from "../../lib/experiments/reference.ts";
-import { type Experiment, loadExperiments, type Profile } from "../../lib/experiments/spec.ts";
+import { type Experiment, loadExperiments, type Profile, REPRODUCE_DEFAULTS } from "../../lib/experiments/spec.ts";
 import { useBackend } from "../shared.ts";
 import { CELLS, fabricateResults, toyDataset, twoRowExperiment, withTempDir } from "./fixtures.ts";
 
@@ -23,7 +23,13 @@ async function toyProfile(dir: string): Promise<Profile> {
     train: { steps: 6, batchSize: 8, lr: 0.1 },
     checkpoint: { every: 3 },
   });
-  return { description: "toy grid", seeds: [0, 1], datasets: [dataset], families: ["comparison"] };
+  return {
+    description: "toy grid",
+    seeds: [0, 1],
+    datasets: [dataset],
+    families: ["comparison"],
+    reproduce: REPRODUCE_DEFAULTS,
+  };
 }
 
 const keys = (r: GridResults) => r.records.map((x) => `${x.dataset}/${x.seed}/${x.cell}`);

@@ -21,6 +21,7 @@ import {
   loadExperiments,
   loadProfile,
   type Profile,
+  REPRODUCE_DEFAULTS,
 } from "../../lib/experiments/spec.ts";
 import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import { DatasetSchema } from "../../lib/experiments/spec.ts";
@@ -44,6 +45,7 @@ const toyProfile = (datasets: Profile["datasets"], seeds = [0]): Profile => ({
   seeds,
   datasets,
   families: ["comparison"],
+  reproduce: REPRODUCE_DEFAULTS,
 });
 
 Deno.test("jobs: canonicalJson is independent of key order, keeps array order, drops undefined", () => {
@@ -136,7 +138,13 @@ Deno.test("jobs: planJobs orders dataset → seed → (control, cells) and honou
     const a = await toyDataset(dir, {}, "a", "a.json");
     const b = await toyDataset(dir, { data: { kind: "toy", classes: 5, perClass: 4, size: 16 } }, "b", "b.json");
     const experiments = await loadExperiments();
-    const profile: Profile = { description: "d", seeds: [3, 1], datasets: [a, b], families: ["lambda", "t"] };
+    const profile: Profile = {
+      description: "d",
+      seeds: [3, 1],
+      datasets: [a, b],
+      families: ["lambda", "t"],
+      reproduce: REPRODUCE_DEFAULTS,
+    };
     const jobs = await planJobs(profile, experiments, dir);
     // λ: 4 cells; t: 4 more (t = 3 is λ = 0.7). (1 control + 8 cells) × 2 seeds × 2 datasets.
     assert.equal(jobs.length, 2 * 2 * 9);

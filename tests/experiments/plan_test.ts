@@ -9,7 +9,7 @@ import {
   planProfile,
   VGGFACE2_CLASSES,
 } from "../../lib/experiments/plan.ts";
-import { loadExperiments, loadProfile, type Profile } from "../../lib/experiments/spec.ts";
+import { loadExperiments, loadProfile, type Profile, REPRODUCE_DEFAULTS } from "../../lib/experiments/spec.ts";
 import { parseTrainConfig } from "../../lib/train/config.ts";
 import { lfwPath, lfwTest, useBackend } from "../shared.ts";
 import { toyConfigRaw, toyDataset, withTempDir } from "./fixtures.ts";
@@ -70,7 +70,13 @@ Deno.test("plan: planProfile finds present data and counts a smaller profile", a
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/peopleDevTrain.txt`, "");
     const dataset = await toyDataset(dir, { data: { kind: "lfw-view1", dir, size: 16 } });
-    const profile: Profile = { description: "d", seeds: [0, 1], datasets: [dataset], families: ["lambda"] };
+    const profile: Profile = {
+      description: "d",
+      seeds: [0, 1],
+      datasets: [dataset],
+      families: ["lambda"],
+      reproduce: REPRODUCE_DEFAULTS,
+    };
     const plan = await planProfile("mine", profile, await loadExperiments(), { measure: false, workDir: dir });
     assert.equal(plan.jobs, 2 * 5);
     assert.equal(plan.trainingJobs, 8);
@@ -103,7 +109,13 @@ Deno.test("plan: the estimate measures the config's classifier: counted classes 
   await useBackend("wasm");
   await withTempDir(async (dir) => {
     const dataset = await toyDataset(dir, { data: { kind: "list", root: dir, list: `${dir}/train.txt`, size: 16 } });
-    const profile: Profile = { description: "d", seeds: [0], datasets: [dataset], families: ["lambda"] };
+    const profile: Profile = {
+      description: "d",
+      seeds: [0],
+      datasets: [dataset],
+      families: ["lambda"],
+      reproduce: REPRODUCE_DEFAULTS,
+    };
     const experiments = await loadExperiments();
     const plan = () =>
       planProfile("mine", profile, experiments, { workDir: dir, measureBatch: 1, measureSteps: 1 }).then((p) => ({

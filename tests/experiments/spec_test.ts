@@ -96,7 +96,7 @@ Deno.test("spec: investigationsOf lists the profiles that follow up another one,
     });
     await Deno.writeTextFile(
       `${dir}/profiles.json`,
-      JSON.stringify({ cpu: p(), "b-long": p("cpu"), other: p("smoke"), "a-long": p("cpu") }),
+      JSON.stringify({ cpu: p(), smoke: p(), "b-long": p("cpu"), other: p("smoke"), "a-long": p("cpu") }),
     );
     assert.deepEqual(await investigationsOf("cpu", dir), ["b-long", "a-long"]);
     assert.deepEqual(await investigationsOf("smoke", dir), ["other"]);
@@ -178,8 +178,8 @@ Deno.test("spec: loadExperiments checks that each file holds its own family", as
       await Deno.writeTextFile(`${dir}/${f}.json`, await Deno.readTextFile(`${EXPERIMENTS_DIR}/${f}.json`));
     }
     assert.equal((await loadExperiments(dir)).length, 5);
-    await Deno.writeTextFile(`${dir}/t.json`, JSON.stringify(experimentJson("lambda")));
-    await expect(loadExperiments(dir)).rejects.toThrow(`${dir}/t.json: family: expected "t", got "lambda"`);
+    await Deno.writeTextFile(`${dir}/t.json`, JSON.stringify(experimentJson("margins")));
+    await expect(loadExperiments(dir)).rejects.toThrow(`${dir}/t.json: family: expected "t", got "margins"`);
     await Deno.writeTextFile(`${dir}/t.json`, await Deno.readTextFile(`${EXPERIMENTS_DIR}/t.json`));
     // Only the families asked for are read.
     assert.deepEqual((await loadExperiments(dir, ["lambda"])).map((e) => e.family), ["lambda"]);
@@ -273,9 +273,70 @@ Deno.test("spec: distinctCells deduplicates the shared cells of the committed fa
   for (const e of experiments) assert.equal(distinctCells([e]).length, e.rows.length, e.family);
   // Deduplication is by setting, not by label.
   const twice = ExperimentSchema.parse({
-    ...experimentJson(),
+    ...experimentJson("margins"),
     rows: [{ label: "a", head: { type: "cosface" } }, { label: "b", head: { type: "cosface", s: 30, m: 0.35 } }],
   });
   assert.deepEqual(distinctCells([twice]).map((c) => c.id), ["cosface-s30-m0.35"]);
   assert.deepEqual(distinctCells([]), []);
+});
+
+Deno.test("spec: a row names the field it varies (axis + x), heads by name, a typeless head laid over the family's", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/t.json`,
+      JSON.stringify({
+        ...experimentJson("t"),
+        head: "sec31.sphereface2",
+        rows: [
+          { label: "t = 1", role: "baseline", axis: "head.t", x: 1 },
+          { label: "t = 3", role: "paper", axis: "head.t", x: 3, noise: 0 },
+          { label: "through g", head: { gradForm: "through-g" } },
+          { label: "arc, noisy", head: "sec31.arcface", axis: "noise", x: 0.2 },
+        ],
+      }),
+    );
+    const e = await loadExperiment(`${dir}/t.json`);
+    const paper = parseHeadConfig({ type: "sphereface2", variant: "C", lambda: 0.7, r: 40, m: 0.4, t: 3, lw: 10 });
+    assert.deepEqual(e.rows.map((r) => [r.head, r.noise, r.x]), [
+      [{ ...paper, t: 1 }, 0, 1],
+      [paper, 0, 3],
+      [{ ...paper, gradForm: "through-g" }, 0, undefined],
+      [parseHeadConfig({ type: "arcface", s: 30, m: 0.5 }), 0.2, 0.2],
+    ]);
+    assert.deepEqual(e.rows.map((r) => r.role), ["baseline", "paper", undefined, undefined]);
+  });
+});
+
+Deno.test("spec: a family without the rows its claim reads is an error naming the file, the role and why", async () => {
+  await withTempDir(async (dir) => {
+    for (const family of ["lambda", "t", "comparison", "noise"] as const) {
+      const e = JSON.parse(await Deno.readTextFile(`${EXPERIMENTS_DIR}/${family}.json`));
+      const removed = e.rows.find((r: { role?: string }) => r.role);
+      e.rows = e.rows.filter((r: unknown) =>
+        family === "noise" ? (r as { role?: string }).role !== "paper" : r !== removed
+      );
+      await Deno.writeTextFile(`${dir}/${family}.json`, JSON.stringify(e));
+      const message = await rejection(loadExperiment(`${dir}/${family}.json`));
+      assert.match(
+        message,
+        new RegExp(
+          `^${dir}/${family}\\.json: rows: the ${family} claim needs .*role "${removed.role}" \\(.+\\), found 0`,
+        ),
+      );
+    }
+    // Head names are checked: the error names the file and the row.
+    const bad = { ...experimentJson("margins"), rows: [{ label: "a", head: "sec31.nope" }] };
+    await Deno.writeTextFile(`${dir}/bad.json`, JSON.stringify(bad));
+    assert.match(
+      await rejection(loadExperiment(`${dir}/bad.json`)),
+      /bad\.json: rows\.0\.head: no head named "sec31\.nope"/,
+    );
+    // An axis needs its value.
+    const noX = { ...experimentJson("margins"), rows: [{ label: "a", head: { type: "sphereface2" }, axis: "head.t" }] };
+    await Deno.writeTextFile(`${dir}/nox.json`, JSON.stringify(noX));
+    assert.match(
+      await rejection(loadExperiment(`${dir}/nox.json`)),
+      /nox\.json: rows\.0\.x: axis head\.t needs the value x/,
+    );
+  });
 });

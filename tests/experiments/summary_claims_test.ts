@@ -312,3 +312,25 @@ Deno.test("claims: gradientFormFindings compares through g with detached per dat
   const noRow = { ...margins, rows: margins.rows.filter((r) => !/through g/.test(r.label)) };
   assert.deepEqual(gradientFormFindings(fabricateResults(EXPERIMENTS), noRow), []);
 });
+
+Deno.test("claims: rows are found by role, not by label; a row's role missing is an error naming the family and role", () => {
+  const results = fabricateResults(EXPERIMENTS, {
+    cells: { [CELLS.lambda(0.3)]: around(70), [CELLS.t(1)]: around(70), [CELLS.softmax]: around(60) },
+  });
+  const relabelled = EXPERIMENTS.map((e) => ({ ...e, rows: e.rows.map((r, i) => ({ ...r, label: `row ${i}` })) }));
+  const verdicts = (c: ClaimCheck[]) => c.map((x) => `${x.family}: ${x.verdict}`);
+  assert.deepEqual(verdicts(checkClaims(results, relabelled)), verdicts(checkClaims(results, EXPERIMENTS)));
+  for (const [family, role] of [["lambda", "weak"], ["t", "baseline"], ["comparison", "paper"], ["noise", "paper"]]) {
+    const stripped = EXPERIMENTS.map((e) =>
+      e.family !== family
+        ? e
+        : { ...e, rows: e.rows.map((r) => ({ ...r, role: r.role === role ? undefined : r.role })) }
+    );
+    assert.throws(
+      () => checkClaims(results, stripped),
+      new RegExp(
+        `experiment ${family}: the claim needs a row with role "${role}" \\(configs/experiments/${family}\\.json\\)`,
+      ),
+    );
+  }
+});

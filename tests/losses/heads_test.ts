@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { expect } from "expect";
-import { HEAD_TYPES } from "../../lib/losses/config.ts";
+import { HEAD_TYPES, parseHeadConfig } from "../../lib/losses/config.ts";
 import { headGradients } from "../../lib/losses/head.ts";
 import { createHead, headTypes } from "../../lib/losses/registry.ts";
 import { useBackend } from "../shared.ts";
@@ -25,8 +25,10 @@ function batch(B: number, d: number, K: number) {
 
 Deno.test("the registry builds every head type by name", () => {
   expect(headTypes().sort()).toEqual([...HEAD_TYPES].sort());
-  expect(() => createHead({ type: "sphereface2" }, { featDim: 0, numClasses: 5 })).toThrow(/featDim/);
-  expect(() => createHead({ type: "sphereface2" }, { featDim: 4, numClasses: 1 })).toThrow(/numClasses/);
+  expect(() => createHead(parseHeadConfig({ type: "sphereface2" }), { featDim: 0, numClasses: 5 })).toThrow(/featDim/);
+  expect(() => createHead(parseHeadConfig({ type: "sphereface2" }), { featDim: 4, numClasses: 1 })).toThrow(
+    /numClasses/,
+  );
 });
 
 for (const backend of ["cpu", "wasm"] as const) {
@@ -35,7 +37,7 @@ for (const backend of ["cpu", "wasm"] as const) {
     for (const config of CONFIGS) {
       await t.step(JSON.stringify(config), () => {
         const before = tf.memory().numTensors;
-        const head = createHead(config, { featDim: 16, numClasses: 11, seed: 3 });
+        const head = createHead(parseHeadConfig(config), { featDim: 16, numClasses: 11, seed: 3 });
         const { x, labels } = batch(12, 16, 11);
         const g = headGradients(head, x, labels);
         const l0 = g.loss.dataSync()[0];
@@ -61,31 +63,31 @@ for (const backend of ["cpu", "wasm"] as const) {
 
 Deno.test("prepare() puts W on the unit sphere outside the gradient (not for softmax)", async () => {
   await useBackend("cpu");
-  const head = createHead({ type: "sphereface2" }, { featDim: 8, numClasses: 5, seed: 1 });
+  const head = createHead(parseHeadConfig({ type: "sphereface2" }), { featDim: 8, numClasses: 5, seed: 1 });
   head.weight.assign(tf.mul(head.weight, 3) as tf.Tensor2D);
   head.prepare();
   const norms = tf.tidy(() => tf.norm(head.weight, "euclidean", 0).dataSync());
   norms.forEach((n) => expect(n).toBeCloseTo(1, 6));
   head.dispose();
 
-  const soft = createHead({ type: "softmax" }, { featDim: 8, numClasses: 5, seed: 1 });
+  const soft = createHead(parseHeadConfig({ type: "softmax" }), { featDim: 8, numClasses: 5, seed: 1 });
   const w0 = soft.weight.dataSync().slice();
   soft.prepare();
   expect(Array.from(soft.weight.dataSync())).toEqual(Array.from(w0));
   expect(soft.bias!.shape).toEqual([5]);
   expect(Array.from(soft.bias!.dataSync())).toEqual([0, 0, 0, 0, 0]);
   soft.dispose();
-  expect(createHead({ type: "softmax", bias: false }, { featDim: 8, numClasses: 5 }).bias).toBeNull();
+  expect(createHead(parseHeadConfig({ type: "softmax", bias: false }), { featDim: 8, numClasses: 5 }).bias).toBeNull();
 });
 
 Deno.test("the same seed gives the same initial W; SphereFace2's bias starts at b0", async () => {
   await useBackend("cpu");
-  const a = createHead({ type: "sphereface2" }, { featDim: 8, numClasses: 6, seed: 42 });
-  const b = createHead({ type: "sphereface2" }, { featDim: 8, numClasses: 6, seed: 42 });
+  const a = createHead(parseHeadConfig({ type: "sphereface2" }), { featDim: 8, numClasses: 6, seed: 42 });
+  const b = createHead(parseHeadConfig({ type: "sphereface2" }), { featDim: 8, numClasses: 6, seed: 42 });
   expect(Array.from(a.weight.dataSync())).toEqual(Array.from(b.weight.dataSync()));
   expect(a.bias!.dataSync()[0]).toBeGreaterThan(0);
   // xavier-normal std √(2/(d+K)) over many draws.
-  const big = createHead({ type: "arcface" }, { featDim: 256, numClasses: 256, seed: 1 });
+  const big = createHead(parseHeadConfig({ type: "arcface" }), { featDim: 256, numClasses: 256, seed: 1 });
   const std = tf.tidy(() => tf.moments(big.weight).variance.sqrt().dataSync()[0]);
   expect(std).toBeCloseTo(Math.sqrt(2 / 512), 2);
   [a, b, big].forEach((h) => h.dispose());
@@ -94,7 +96,7 @@ Deno.test("the same seed gives the same initial W; SphereFace2's bias starts at 
 Deno.test("inspect(): per-term losses add up to the loss; logits are r·s + b", async () => {
   await useBackend("cpu");
   for (const config of CONFIGS) {
-    const head = createHead(config, { featDim: 16, numClasses: 7, seed: 5 });
+    const head = createHead(parseHeadConfig(config), { featDim: 16, numClasses: 7, seed: 5 });
     const { x, labels } = batch(9, 16, 7);
     const d = head.inspect(x, labels);
     const g = headGradients(head, x, labels);
@@ -111,7 +113,7 @@ Deno.test("inspect(): per-term losses add up to the loss; logits are r·s + b", 
 
 Deno.test("no tensor leaks over repeated training-style steps", async () => {
   await useBackend("wasm");
-  const head = createHead({ type: "sphereface2" }, { featDim: 32, numClasses: 50, seed: 2 });
+  const head = createHead(parseHeadConfig({ type: "sphereface2" }), { featDim: 32, numClasses: 50, seed: 2 });
   const { x, labels } = batch(16, 32, 50);
   const optimizer = tf.train.momentum(0.01, 0.9);
   const step = () =>

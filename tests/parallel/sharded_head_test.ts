@@ -40,7 +40,7 @@ interface Reference {
 /** The unsharded head's loss and gradients for STEPS SGD steps on the same batch. */
 function reference(config: HeadConfigInput, x: Float32Array): Reference {
   const before = tf.memory().numTensors;
-  const head = createHead(config, { featDim: D, numClasses: K, seed: 7 });
+  const head = createHead(parseHeadConfig(config), { featDim: D, numClasses: K, seed: 7 });
   const xt = tf.tensor2d(x, [B, D]);
   const labels = tf.tensor1d(LABELS, "int32");
   const out: Reference = {

@@ -1,4 +1,5 @@
 import { expect } from "expect";
+import { parseHeadConfig } from "../../lib/losses/config.ts";
 import { applyOverrides, loadTrainConfig, parseTrainConfig } from "../../lib/train/config.ts";
 import { REPO } from "../shared.ts";
 import { tinyRaw } from "./tiny.ts";
@@ -76,4 +77,78 @@ Deno.test("invalid configs fail naming the field and the allowed range", () => {
   expect(bad({ extra: 1 })).toThrow(/Unrecognized key: "extra"/);
   expect(bad({ name: "a b" })).toThrow(/name: use letters/);
   expect(bad({ data: { ...tinyRaw().data as object, noiseRatio: 1.5 } })).toThrow(/data.noiseRatio: Too big/);
+});
+
+Deno.test("base + overrides: extends merges objects key by key, a named head resolves, a new type or kind replaces", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const write = (name: string, value: unknown) => Deno.writeTextFile(`${dir}/${name}`, JSON.stringify(value));
+    await write("base.json", { ...tinyRaw(), head: "sec31.sphereface2" });
+    await write("child.json", { extends: "base.json", name: "child", head: "sec31.arcface", train: { steps: 7 } });
+    await write("grand.json", { extends: "child.json", name: "grand", head: { m: 0.3 }, data: { spread: 0.9 } });
+    await write("switch.json", { extends: "base.json", name: "switch", head: { type: "normface" } });
+    const base = await loadTrainConfig(`${dir}/base.json`);
+    expect(base.head).toEqual(parseHeadConfig({ type: "sphereface2", variant: "C", lambda: 0.7, r: 40, m: 0.4, t: 3 }));
+    const child = await loadTrainConfig(`${dir}/child.json`);
+    expect(child).toEqual({
+      ...base,
+      name: "child",
+      head: parseHeadConfig({ type: "arcface" }),
+      train: { ...base.train, steps: 7 },
+    });
+    const grand = await loadTrainConfig(`${dir}/grand.json`, ["--head.s=20"]);
+    expect(grand.head).toEqual(parseHeadConfig({ type: "arcface", m: 0.3, s: 20 }));
+    expect(grand.data).toEqual({ ...base.data, spread: 0.9 });
+    expect(grand.train.steps).toBe(7);
+    expect((await loadTrainConfig(`${dir}/switch.json`)).head).toEqual(parseHeadConfig({ type: "normface" }));
+    // A head named by an override flag.
+    expect((await loadTrainConfig(`${dir}/base.json`, ["--head=sec31.cosface"])).head.type).toBe("cosface");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("base + overrides: errors name the file and the field (unknown head, missing base, cycle, not an object)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const write = (name: string, value: unknown) => Deno.writeTextFile(`${dir}/${name}`, JSON.stringify(value));
+    await write("base.json", tinyRaw());
+    await write("badhead.json", { extends: "base.json", head: "sec31.nope" });
+    await write("nobase.json", { extends: "missing.json", name: "x" });
+    await write("a.json", { extends: "b.json" });
+    await write("b.json", { extends: "a.json" });
+    await write("array.json", [1, 2]);
+    await write("badext.json", { extends: 3 });
+    await write("invalid.json", { extends: "base.json", train: { steps: 0 } });
+    await expect(loadTrainConfig(`${dir}/badhead.json`)).rejects.toThrow(
+      /badhead\.json: head: no head named "sec31\.nope".*sec31\.arcface/,
+    );
+    await expect(loadTrainConfig(`${dir}/nobase.json`)).rejects.toThrow(
+      /missing\.json: config file not found \(extended by .*nobase\.json\)/,
+    );
+    await expect(loadTrainConfig(`${dir}/a.json`)).rejects.toThrow(/extends: .* \(a cycle\)/);
+    await expect(loadTrainConfig(`${dir}/array.json`)).rejects.toThrow(
+      /array\.json: a train config must be a JSON object, got an array/,
+    );
+    await expect(loadTrainConfig(`${dir}/badext.json`)).rejects.toThrow(
+      /badext\.json: extends: expected the path of a base config/,
+    );
+    await expect(loadTrainConfig(`${dir}/invalid.json`)).rejects.toThrow(/invalid\.json: train\.steps: Too small/);
+    await expect(loadTrainConfig(`${dir}/base.json`, ["--head=sec31.nope"])).rejects.toThrow(
+      /base\.json \(with --head=sec31\.nope\): head: no head named/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the shipped train configs share their bases: a derived file states only what differs", async () => {
+  const names = [...Deno.readDirSync(DIR)].map((e) => e.name).filter((n) => n.endsWith(".json"));
+  let derived = 0;
+  for (const n of names) {
+    const own = JSON.parse(await Deno.readTextFile(`${DIR}/${n}`));
+    if (typeof own.head === "object") throw new Error(`${n}: head: name a head of configs/heads/ instead of a config`);
+    if (own.extends) derived++;
+  }
+  expect(derived).toBeGreaterThanOrEqual(19);
 });
