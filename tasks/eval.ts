@@ -18,7 +18,7 @@ import { Progress } from "../lib/cli/progress.ts";
 import { readImage } from "../lib/data/image.ts";
 import { LFW_LANDMARK_FRAME } from "../lib/data/landmarks.ts";
 import { lfwRelativePath, openLfw } from "../lib/data/lfw.ts";
-import { LFW_ENV, LFW_FETCH_COMMAND, locateLfw } from "../lib/data/lfw_location.ts";
+import { resolveLfwDir } from "../lib/data/lfw_location.ts";
 import { loadTrainedModel, modelEmbedder } from "../lib/train/restore.ts";
 import { loadFaceApi } from "../lib/eval/peer_faceapi.ts";
 import {
@@ -58,17 +58,8 @@ function memoized(embedder: ImageEmbedder): ImageEmbedder {
 }
 
 async function dataDir(data: string): Promise<string> {
-  if (data === "lfw") {
-    const found = await locateLfw();
-    if (!found) {
-      throw new Error(
-        `--data lfw: no LFW folder found (looked in $${LFW_ENV} and data/cache/lfw); fetch it with ${LFW_FETCH_COMMAND}`,
-      );
-    }
-    return found.dir;
-  }
   if (data === "synthetic") return "data/cache/synthetic";
-  return data;
+  return await resolveLfwDir(data);
 }
 
 await runTask(async () => {

@@ -8,6 +8,10 @@
  * A candidate counts only if it holds the View 2 protocol file `pairs.txt` and an `images/` folder, so a half-made
  * or unrelated folder is passed over rather than failing later.
  *
+ * Configs and tasks name this search with the folder name `lfw` (`"data": {"dir": "lfw"}`, `--data lfw`):
+ * {@link resolveLfwDir} turns it into the folder found, so a config says what it trains on, not where a machine keeps
+ * it, and its config hash is the same on every machine.
+ *
  * LFW itself never ships with the kit (about 90 MB, with its own terms of use): `deno task data lfw` fetches it.
  *
  * @example
@@ -58,4 +62,23 @@ export async function locateLfw(explicit?: string): Promise<LfwLocation | null> 
     if (c.via === "explicit" || await isLfwFolder(c.dir)) return c;
   }
   return null;
+}
+
+/** The folder name that stands for "real LFW, wherever the kit finds it" in configs and flags. */
+export const LFW_SEARCH = "lfw";
+
+/**
+ * A data folder as given, except {@link LFW_SEARCH} (`"lfw"`), which becomes the first LFW folder in the search
+ * order; when there is none the error says where the kit looked and how to fetch LFW.
+ */
+export async function resolveLfwDir(dir: string): Promise<string> {
+  if (dir !== LFW_SEARCH) return dir;
+  const found = await locateLfw();
+  if (!found) {
+    throw new Error(
+      `no LFW folder found (looked in $${LFW_ENV} and data/cache/lfw): fetch it with ${LFW_FETCH_COMMAND}, ` +
+        `or give the folder (data.dir / --data)`,
+    );
+  }
+  return found.dir;
 }

@@ -21,6 +21,7 @@
 import { benchTrain } from "../bench/train.ts";
 import { parseTrainList } from "../data/formats.ts";
 import { parsePeople } from "../data/lfw.ts";
+import { locateLfw, LFW_SEARCH } from "../data/lfw_location.ts";
 import { pathExists } from "../fs/paths.ts";
 import type { TrainConfig } from "../train/config.ts";
 import { CONTROL_CELL, planJobs } from "./jobs.ts";
@@ -61,7 +62,17 @@ export interface Plan {
   lines: string[];
 }
 
-/** Data a config reads, for the plan. */
+/**
+ * The config with a data folder of `"lfw"` (real LFW, wherever the kit finds it) replaced by the folder found, or by
+ * `data/cache/lfw` (where `deno task data lfw` puts it) when there is none, so the plan names a real path.
+ */
+export async function withLocatedData(config: TrainConfig): Promise<TrainConfig> {
+  if (config.data.kind !== "lfw-view1" || config.data.dir !== LFW_SEARCH) return config;
+  const dir = (await locateLfw())?.dir ?? "data/cache/lfw";
+  return { ...config, data: { ...config.data, dir } };
+}
+
+/** Data a config reads, for the plan (a data folder of `"lfw"` located first: {@link withLocatedData}). */
 export function dataNeeds(config: TrainConfig): Array<{ path: string; what: string }> {
   const d = config.data;
   switch (d.kind) {
@@ -90,7 +101,7 @@ export const VGGFACE2_CLASSES = 8631;
  * `minImages` applied, the training list's distinct identities), or null when they are not there.
  */
 export async function classCount(config: TrainConfig): Promise<number | null> {
-  const d = config.data;
+  const d = (await withLocatedData(config)).data;
   const read = (path: string) =>
     Deno.readTextFile(path).catch((err) => {
       if (err instanceof Deno.errors.NotFound) return null;
@@ -194,7 +205,7 @@ export async function planProfile(
           t.milestones.join("/")
         })`,
     );
-    for (const need of dataNeeds(config)) {
+    for (const need of dataNeeds(await withLocatedData(config))) {
       const present = await pathExists(need.path);
       data.push({ dataset: d.name, ...need, present });
       lines.push(`  ${present ? "found  " : "MISSING"} ${need.path}: ${need.what}`);

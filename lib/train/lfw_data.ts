@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { lfwView1Data } from "./lfw_data.ts";
- * const data = await lfwView1Data({ dir: "data/cache/lfw", size: 56, cacheDir: "data/cache/crops", skipIncomplete: true });
+ * const data = await lfwView1Data({ dir: "lfw", size: 56, cacheDir: "data/cache/crops", skipIncomplete: true });
  * console.log(data.numClasses, data.count, data.validation[0].pairs.length);
  * ```
  * @module
@@ -15,6 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type CropSource, loadOrBuildCropCache } from "../data/crop_cache.ts";
 import { LFW_LANDMARK_FRAME } from "../data/landmarks.ts";
 import { type ImageRef, lfwRelativePath, openLfw } from "../data/lfw.ts";
+import { resolveLfwDir } from "../data/lfw_location.ts";
 import type { PairSet, TrainingData } from "./data.ts";
 
 export interface LfwView1Options {
@@ -29,7 +30,7 @@ export interface LfwView1Options {
 
 /** Opens View 1 of an LFW-layout folder, building (or reusing) the aligned-crop caches. */
 export async function lfwView1Data(o: LfwView1Options): Promise<TrainingData> {
-  const lfw = await openLfw(o.dir);
+  const lfw = await openLfw(await resolveLfwDir(o.dir));
   const view1 = await lfw.view1({ skipIncomplete: o.skipIncomplete });
   const { test, droppedImages } = view1;
   const train = view1.train.filter((id) => id.images.length >= (o.minImages ?? 1))
@@ -102,7 +103,7 @@ export async function lfwView1Data(o: LfwView1Options): Promise<TrainingData> {
  * report it as "View 2 (overlaps training identities)", the comparison the paper would not make.
  */
 export async function lfwView2PairSet(o: LfwView1Options): Promise<PairSet> {
-  const lfw = await openLfw(o.dir);
+  const lfw = await openLfw(await resolveLfwDir(o.dir));
   const { pairs } = await lfw.view2({ skipIncomplete: o.skipIncomplete });
   const byId = new Map(pairs.pairs.flatMap((p) => [p.a, p.b]).map((r) => [lfwRelativePath(r, lfw.ext), r]));
   const ids = [...byId.keys()].sort();
