@@ -22,7 +22,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { dirname, join } from "node:path";
+import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { readImage } from "../data/image.ts";
 import { decodeNpy } from "../data/npy.ts";
@@ -151,7 +151,7 @@ function shapeFields(c: ModelConfig): Record<string, unknown> {
 }
 
 async function runCase(c: BackboneCase, dir: string): Promise<Check[]> {
-  const file = join(dir, c.checkpoint);
+  const file = resolve(dir, c.checkpoint);
   const ck = await readTorchFile(file);
   if (ck.format !== c.checkpoint_format) {
     throw new Error(`${file}: read as ${ck.format}, expected ${c.checkpoint_format}`);
@@ -177,7 +177,7 @@ async function runCase(c: BackboneCase, dir: string): Promise<Check[]> {
     const size = config.inputSize;
     const pixels = new Float32Array(c.images.length * size * size * 3);
     for (const [i, rel] of c.images.entries()) {
-      const img = await readImage(join(dir, rel));
+      const img = await readImage(resolve(dir, rel));
       if (img.width !== size || img.height !== size) {
         throw new Error(`${rel}: ${img.width}×${img.height}, the model takes ${size}×${size}`);
       }
@@ -214,7 +214,7 @@ async function bnStatsChecks(
   config: ModelConfig,
   variables: ReadonlyMap<string, tf.Variable>,
 ): Promise<Check[]> {
-  const file = join(dir, spec.file);
+  const file = resolve(dir, spec.file);
   const ck = await readTorchFile(file);
   const sd = stateDictAt(ck, []);
   const names = torchNameMap(config);
@@ -241,7 +241,7 @@ async function gradientCheck(
   model: ReturnType<typeof createModel>,
   x: tf.Tensor4D,
 ): Promise<Check> {
-  const file = join(dir, spec.file);
+  const file = resolve(dir, spec.file);
   const ref = decodeNpy(await Deno.readFile(file), file);
   if (ref.shape.join() !== x.shape.join()) throw new Error(`${file}: shape [${ref.shape}], input is [${x.shape}]`);
   const v = tf.tensor2d(spec.v);
