@@ -58,6 +58,13 @@ for (const format of ["zip", "legacy"] as const) {
   });
 }
 
+Deno.test("reader: deflate-compressed zip entries are inflated (torch stores them; other zip tools may not)", async () => {
+  const stored = stateDictAt(await readTorchFile(`${FIX}dtypes.pth`), []);
+  const deflated = stateDictAt(await readTorchFile(`${FIX}dtypes_deflated.pth`), []);
+  expect([...deflated.keys()]).toEqual([...stored.keys()]);
+  for (const [k, t] of stored) expect([k, deflated.get(k)]).toEqual([k, t]);
+});
+
 Deno.test("reader: the golden zip checkpoints have a stem that is not hard-coded", async () => {
   const file = new URL("../golden/backbones/os_v0_iresnet18_w0.0625_e32/backbone_70000.pth", import.meta.url).pathname;
   const zip = readZip(await Deno.readFile(file), file);
