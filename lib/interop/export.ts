@@ -24,7 +24,7 @@
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import { formatZodError } from "../losses/config.ts";
-import { type ModelConfig, ModelConfigSchema, modelName } from "../models/config.ts";
+import { finalMapSize, type ModelConfig, ModelConfigSchema, modelName } from "../models/config.ts";
 import { readCheckpoint } from "../train/checkpoint.ts";
 import { loadTrainConfig, parseTrainConfig, type TrainConfig } from "../train/config.ts";
 import { RUN_FILES } from "../train/loop.ts";
@@ -125,6 +125,12 @@ export async function exportPytorch(
 ): Promise<PytorchExport> {
   const run = await readRunForExport(dir);
   const source = options.source ?? defaultSource(run);
+  if (finalMapSize(run.model.inputSize) !== 7) {
+    throw new Error(
+      `${dir}: ${modelName(run.model)} takes ${run.model.inputSize}x${run.model.inputSize} inputs; the official ` +
+        `modules flatten a 7x7 map into their FC (112x112 inputs), so they could not load it`,
+    );
+  }
   const backbone = kitTensorsToStateDict(run.tensors, run.model, source, { numBatchesTracked: run.step });
   const head: StateDict | null = run.head && source !== "insightface" ? kitHeadToStateDict(run.head, source) : null;
   const files: string[] = [options.out];
