@@ -143,3 +143,23 @@ Deno.test("mapping: heads: OpenSphere main's w is K×d, v0/ICLR's d×K; both map
     expect(back.get("w")!.shape).toEqual(found.head!.get("w")!.shape);
   }
 });
+
+Deno.test("mapping: softmax-family heads: v0/ICLR per-class bias [1, K] and main's bias-free K×d", () => {
+  const d = 4;
+  const k = 3;
+  const w = Float32Array.from({ length: d * k }, (_, i) => i);
+  const v0: StateDict = new Map([
+    ["w", { dtype: "float32", shape: [d, k], data: w }],
+    ["b", { dtype: "float32", shape: [1, k], data: Float32Array.of(1, 2, 3) }],
+  ]);
+  const head = headToKit(v0, d, "opensphere-v0");
+  expect([head.numClasses, Array.from(head.bias!)]).toEqual([k, [1, 2, 3]]);
+  expect(kitHeadToStateDict(head, "opensphere-v0", "").get("b")!.shape).toEqual([1, k]);
+  const main: StateDict = new Map([["w", { dtype: "float32", shape: [k, d], data: w }]]);
+  const h = headToKit(main, d, "opensphere");
+  expect([h.numClasses, h.bias, h.weight[1 * k + 2]]).toEqual([k, null, w[2 * d + 1]]);
+  expect(() =>
+    headToKit(new Map([["w", { dtype: "float32", shape: [5, 6], data: new Float32Array(30) }]]), d, "opensphere")
+  )
+    .toThrow(/neither axis is the embedding size 4/);
+});
