@@ -27,6 +27,7 @@ const USAGE = `usage: deno task export DIR --to pytorch --out FILE.pth [--source
              C/A/M, softmax/normface, label noise)
   --out      the file to write (atomically)`;
 
+const TASK_FLAGS = new Set(["to", "out", "source", "branch", "help"]);
 const Flags = z.strictObject({
   to: z.enum(["pytorch", "opensphere"]).optional(),
   out: z.string().min(1).optional(),
@@ -36,7 +37,11 @@ const Flags = z.strictObject({
 });
 
 await runTask(async () => {
-  const overrides = Deno.args.filter((a) => /^--[A-Za-z_]\w*\.[\w.]+=/.test(a) || /^--(seed|name)=/.test(a));
+  // Every --key=value whose key is not one of the task's flags is a config override, as deno task train takes them.
+  const overrides = Deno.args.filter((a) => {
+    const m = /^--([A-Za-z_][\w.]*)=/.exec(a);
+    return m !== null && !TASK_FLAGS.has(m[1]);
+  });
   const { flags, positionals } = parseFlags(Deno.args.filter((a) => !overrides.includes(a)), Flags, "export");
   if (flags.help) {
     console.log(USAGE);
