@@ -25,14 +25,16 @@ const USAGE = `usage: deno task export DIR --to pytorch --out FILE.pth [--source
     --branch main (default: python main_train.py --cfg_path FILE.yml; sfnet.py blocks, IResNets, SphereFace2-C)
              or iclr (SphereFace2_ICLR21: python main_train.py --config FILE.yml; SFNet_deprecated, SphereFace2
              C/A/M, softmax/normface, label noise)
+    --num-workers  DataLoader workers per GPU process in the YAML (default 4, as OpenSphere's configs)
   --out      the file to write (atomically)`;
 
-const TASK_FLAGS = new Set(["to", "out", "source", "branch", "help"]);
+const TASK_FLAGS = new Set(["to", "out", "source", "branch", "num-workers", "help"]);
 const Flags = z.strictObject({
   to: z.enum(["pytorch", "opensphere"]).optional(),
   out: z.string().min(1).optional(),
   source: z.enum(["opensphere", "opensphere-iclr", "opensphere-v0", "insightface"]).optional(),
   branch: z.enum(["main", "iclr"]).optional(),
+  numWorkers: z.coerce.number().int().min(0).max(256).optional(),
   help: z.boolean().optional(),
 });
 
@@ -52,7 +54,9 @@ await runTask(async () => {
   if (!flags.out) throw new UsageError(`export: --out FILE is required\n${USAGE}`);
   const input = positionals[0];
   if (flags.to === "pytorch") {
-    if (flags.branch) throw new UsageError("export: --branch is for --to opensphere");
+    if (flags.branch || flags.numWorkers !== undefined) {
+      throw new UsageError("export: --branch and --num-workers are for --to opensphere");
+    }
     if (overrides.length) throw new UsageError("export: --key=value overrides are for --to opensphere");
     const stat = await Deno.stat(input).catch(() => null);
     if (!stat?.isDirectory) throw new UsageError(`export: ${input} is not a run folder`);
@@ -66,7 +70,12 @@ await runTask(async () => {
   }
   if (flags.source) throw new UsageError("export: --source is for --to pytorch");
   try {
-    const r = await exportOpenSphereConfig(input, { out: flags.out, branch: flags.branch, overrides });
+    const r = await exportOpenSphereConfig(input, {
+      out: flags.out,
+      branch: flags.branch,
+      numWorkers: flags.numWorkers,
+      overrides,
+    });
     for (const w of r.warnings) console.error(`warning: ${w}`);
     console.error(`wrote OpenSphere ${r.branch} config -> ${r.out}`);
     console.log(JSON.stringify({ out: r.out, branch: r.branch, warnings: r.warnings }));

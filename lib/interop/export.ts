@@ -167,7 +167,7 @@ export async function exportPytorch(
  */
 export async function exportOpenSphereConfig(
   input: string,
-  options: { out: string; branch?: OpenSphereBranch; overrides?: readonly string[] },
+  options: { out: string; branch?: OpenSphereBranch; numWorkers?: number; overrides?: readonly string[] },
 ): Promise<OpenSphereYaml & { out: string }> {
   let config: TrainConfig;
   const stat = await Deno.stat(input).catch(() => null);
@@ -183,7 +183,7 @@ export async function exportOpenSphereConfig(
   } else {
     config = await loadTrainConfig(input, options.overrides ?? []);
   }
-  const result = toOpenSphereYaml(config, { branch: options.branch });
+  const result = toOpenSphereYaml(config, { branch: options.branch, numWorkers: options.numWorkers });
   await Deno.mkdir(dirname(options.out), { recursive: true });
   await writeTextFileAtomic(options.out, result.yaml);
   return { ...result, out: options.out };

@@ -300,6 +300,8 @@ Deno.test("export task: --help, usage errors, and a config file with overrides t
       "iclr",
       "--head.gradForm=through-g",
       "--train.batchSize=1024",
+      "--num-workers",
+      "2",
       "--out",
       `${dir}/iclr.yml`,
     ]);
@@ -307,6 +309,7 @@ Deno.test("export task: --help, usage errors, and a config file with overrides t
     expect(ok.code).toBe(0);
     const yaml = await Deno.readTextFile(`${dir}/iclr.yml`);
     expect(yaml).toContain("batch_size: 1024");
+    expect(yaml).toContain("num_workers: 2");
     expect(yaml).not.toContain("differences");
     expect([...Deno.readDirSync(dir)].map((e) => e.name)).toEqual(["iclr.yml"]);
   } finally {
