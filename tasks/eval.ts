@@ -1,7 +1,8 @@
 /**
  * `deno task eval (RUN_DIR | --peer face-api) [--data lfw|synthetic|DIR] [--protocol view2|view1|templates|all]
  * [--limit N] [--out DIR] [--backend NAME]`: scores a face-recognition model — a training run folder of
- * `deno task train` (its `run.json` + `checkpoint.sf2`) or the face-api peer — on a dataset's protocols and writes
+ * `deno task train` (its `run.json` + `checkpoint.sf2`), a PyTorch model imported by `deno task import` (a run folder
+ * too, whose recorded preprocessing is applied) or the face-api peer — on a dataset's protocols and writes
  * `metrics.json`, `report.md` (both ACC protocols side by side, every number labelled) and `roc.svg` under
  * `results/eval/<model>-<data>-<protocol>/` (atomically).
  *

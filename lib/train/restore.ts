@@ -1,6 +1,8 @@
 /**
- * A trained model back from a run folder (`run.json` + `checkpoint.sf2`, as `trainRun` writes them), and an image
- * embedder over it for evaluation: 5-point alignment to the model's input size, flip fusion, L2 normalisation.
+ * A trained model back from a run folder (`run.json` + `checkpoint.sf2`, as `trainRun` writes them, or as
+ * `deno task import` writes them for a PyTorch checkpoint: then `run.json` has `imported`, the model config and the
+ * preprocessing its source trained with), and an image embedder over it for evaluation: 5-point alignment to the
+ * model's input size, the run's preprocessing, flip fusion, L2 normalisation.
  *
  * @example
  * ```ts
@@ -12,9 +14,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
+import { z } from "zod";
 import { alignFace } from "../data/alignment.ts";
-import { readImage } from "../data/image.ts";
+import { flipHorizontal, readImage, type RgbImage } from "../data/image.ts";
+import { KIT_PREPROCESS, type Preprocess, preprocessPixels, PreprocessSchema } from "../data/preprocess.ts";
 import type { ImageEmbedder } from "../eval/run.ts";
+import { formatZodError } from "../losses/config.ts";
+import { ModelConfigSchema } from "../models/config.ts";
 import { createModel, type Model } from "../models/registry.ts";
 import { readCheckpoint } from "./checkpoint.ts";
 import { parseTrainConfig, type TrainConfig } from "./config.ts";
@@ -22,16 +28,32 @@ import { RUN_FILES } from "./loop.ts";
 
 export interface TrainedModel {
   model: Model;
-  config: TrainConfig;
-  /** Training steps done when the checkpoint was written. */
+  /** The training config; null for a model imported from another framework (`run.json` has `imported`). */
+  config: TrainConfig | null;
+  /** The run's name (`config.name`, or the imported run's `name`). */
+  name: string;
+  /** Input pixels as the model was trained on them (kit runs: {@link KIT_PREPROCESS}). */
+  preprocess: Preprocess;
+  /** Training steps done when the checkpoint was written (0 for an imported model). */
   step: number;
   runDir: string;
 }
 
-/** Rebuilds the model of a run folder and loads its checkpointed weights (BN statistics included). */
+/** `run.json` of an imported model (`deno task import`): where it came from and how to feed it. */
+const ImportedRunSchema = z.object({
+  name: z.string().min(1),
+  imported: z.record(z.string(), z.unknown()),
+  config: z.object({ model: ModelConfigSchema }),
+  preprocess: PreprocessSchema,
+});
+
+/**
+ * Rebuilds the model of a run folder and loads its checkpointed weights (BN statistics included). A training run
+ * folder (`deno task train`) or an imported one (`deno task import`, recognised by `imported` in run.json).
+ */
 export async function loadTrainedModel(runDir: string): Promise<TrainedModel> {
   const runFile = join(runDir, RUN_FILES.run);
-  let record: { config?: unknown };
+  let record: { config?: unknown; imported?: unknown };
   try {
     record = JSON.parse(await Deno.readTextFile(runFile));
   } catch (err) {
@@ -39,10 +61,24 @@ export async function loadTrainedModel(runDir: string): Promise<TrainedModel> {
       `${runFile}: cannot read the run record (${(err as Error).message}); is ${runDir} a training run folder?`,
     );
   }
-  const config = parseTrainConfig(record.config, `${runFile}: config`);
+  let config: TrainConfig | null = null;
+  let modelConfig: unknown;
+  let name: string;
+  let preprocess = KIT_PREPROCESS;
+  if (record.imported !== undefined) {
+    const parsed = ImportedRunSchema.safeParse(record);
+    if (!parsed.success) throw new Error(formatZodError(parsed.error, runFile));
+    modelConfig = parsed.data.config.model;
+    name = parsed.data.name;
+    preprocess = parsed.data.preprocess;
+  } else {
+    config = parseTrainConfig(record.config, `${runFile}: config`);
+    modelConfig = config.model;
+    name = config.name;
+  }
   const checkpointFile = join(runDir, RUN_FILES.checkpoint);
   const ck = await readCheckpoint(checkpointFile);
-  const model = createModel(config.model, { seed: 0 }, "model");
+  const model = createModel(modelConfig, { seed: 0 }, "model");
   try {
     for (const [name, variable] of model.variables) {
       const t = ck.tensors.get(`model/${name}`);
@@ -61,7 +97,34 @@ export async function loadTrainedModel(runDir: string): Promise<TrainedModel> {
     throw err;
   }
   const step = Number((ck.header.state as { step?: number }).step ?? 0);
-  return { model, config, step, runDir };
+  return { model, config, name, preprocess, step, runDir };
+}
+
+/**
+ * The feature of one aligned crop (the model's input size): the run's preprocessing, eval-mode BN; with `flip`
+ * the embeddings of the crop and its mirror image are summed (OpenSphere's and insightface's flip fusion); then
+ * L2-normalised unless `normalise` is false. The one code path of `deno task eval` and `deno task embed`.
+ */
+export async function embedCrop(
+  trained: Pick<TrainedModel, "model" | "preprocess">,
+  crop: RgbImage,
+  options: { flip: boolean; normalise?: boolean },
+): Promise<Float32Array> {
+  const size = trained.model.config.inputSize;
+  if (crop.width !== size || crop.height !== size) {
+    throw new Error(`crop is ${crop.width}×${crop.height}, the model takes ${size}×${size}`);
+  }
+  const views = options.flip ? [crop, flipHorizontal(crop)] : [crop];
+  const pixels = new Float32Array(views.length * size * size * 3);
+  views.forEach((v, i) => pixels.set(preprocessPixels(v.data, trained.preprocess), i * size * size * 3));
+  const feature = tf.tidy(() => {
+    const x = tf.tensor4d(pixels, [views.length, size, size, 3]);
+    const sum = tf.sum(trained.model.forward(x, false), 0);
+    return options.normalise === false ? sum : tf.div(sum, tf.maximum(tf.norm(sum), 1e-12));
+  });
+  const values = (await feature.data()) as Float32Array;
+  feature.dispose();
+  return values;
 }
 
 /**
@@ -72,22 +135,13 @@ export function modelEmbedder(
   trained: TrainedModel,
   landmarksOf: (path: string, width: number) => readonly number[],
 ): ImageEmbedder {
-  const size = trained.config.model.inputSize;
+  const size = trained.model.config.inputSize;
   return {
-    name: `${trained.config.name}@${trained.step}`,
+    name: `${trained.name}@${trained.step}`,
     async embed(path: string): Promise<Float32Array> {
       const img = await readImage(path);
       const { crop } = alignFace(img, landmarksOf(path, img.width), size);
-      const pixels = Float32Array.from(crop.data, (v) => (v - 127.5) / 127.5);
-      const feature = tf.tidy(() => {
-        const x = tf.tensor4d(pixels, [1, size, size, 3]);
-        const both = trained.model.forward(tf.concat([x, tf.reverse(x, 2)]), false);
-        const sum = tf.sum(both, 0);
-        return tf.div(sum, tf.maximum(tf.norm(sum), 1e-12));
-      });
-      const values = (await feature.data()) as Float32Array;
-      feature.dispose();
-      return values;
+      return await embedCrop(trained, crop, { flip: true });
     },
   };
 }
