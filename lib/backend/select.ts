@@ -24,6 +24,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { registerNativeKernels } from "./native_kernels.ts";
 import { registerWasmKernelFixes } from "./wasm_kernels.ts";
+import { registerWebgpuKernelFixes } from "./webgpu_kernels.ts";
 
 /** Backends the kit can run on. `tensorflow` is tfjs-node(-gpu)'s native backend. */
 export const BACKENDS = ["tensorflow", "wasm", "cpu", "webgpu"] as const;
@@ -133,20 +134,62 @@ async function tryWasm(
   }
 }
 
+/** What the WebGPU adapter says about itself; `software` when it is a CPU rasteriser (Mesa llvmpipe, SwiftShader). */
+export interface WebgpuAdapterInfo {
+  present: boolean;
+  software: boolean;
+  /** e.g. "llvmpipe (LLVM 15.0.6, 256 bits)", or why there is no adapter. */
+  description: string;
+}
+
+/** Software adapters name themselves like this when `isFallbackAdapter` is not set. */
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|softpipe|software|mesa/i;
+
+/**
+ * Asks `navigator.gpu` for its default adapter and describes it (works in Deno and in browsers). A software adapter
+ * is recognised by `isFallbackAdapter` (on the adapter or, newer, on `adapter.info`) or by its name.
+ */
+export async function webgpuAdapterInfo(): Promise<WebgpuAdapterInfo> {
+  type Info = {
+    vendor?: string;
+    architecture?: string;
+    device?: string;
+    description?: string;
+    isFallbackAdapter?: boolean;
+  };
+  type Adapter = { info?: Info; isFallbackAdapter?: boolean };
+  const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<Adapter | null> } } | undefined)?.gpu;
+  if (!gpu) return { present: false, software: false, description: "navigator.gpu is not available in this runtime" };
+  let adapter: Adapter | null;
+  try {
+    adapter = await gpu.requestAdapter();
+  } catch (err) {
+    return { present: false, software: false, description: `requestAdapter failed (${firstLine(err)})` };
+  }
+  if (!adapter) return { present: false, software: false, description: "no WebGPU adapter" };
+  const info = adapter.info ?? {};
+  const description = [info.vendor, info.architecture, info.device, info.description]
+    .filter((s) => s && s !== "0").join(" ") || "(unnamed adapter)";
+  const software = adapter.isFallbackAdapter === true || info.isFallbackAdapter === true ||
+    SOFTWARE_ADAPTER.test(description);
+  return { present: true, software, description };
+}
+
 async function tryWebgpu(
   importModule: ModuleImporter,
 ): Promise<{ ok: boolean; detail: string }> {
-  const gpu = (globalThis.navigator as { gpu?: unknown } | undefined)?.gpu;
-  if (!gpu) {
-    return {
-      ok: false,
-      detail: "navigator.gpu is not available in this runtime",
-    };
-  }
+  const adapter = await webgpuAdapterInfo();
+  if (!adapter.present) return { ok: false, detail: adapter.description };
   try {
     await importModule("@tensorflow/tfjs-backend-webgpu");
     if (await tf.setBackend("webgpu")) {
-      return { ok: true, detail: "navigator.gpu adapter" };
+      registerWebgpuKernelFixes();
+      return {
+        ok: true,
+        detail: adapter.software
+          ? `software adapter: ${adapter.description}; a CPU rasteriser, expect CPU-like speed`
+          : `adapter: ${adapter.description}`,
+      };
     }
     return {
       ok: false,
