@@ -66,7 +66,7 @@ function chunkedAddN(original: tf.KernelConfig): tf.KernelFunc {
 function preciseAcos(): tf.KernelFunc {
   const k = (name: string) => tf.getKernel(name, BACKEND)!.kernelFunc;
   return ({ inputs, backend }: KernelArgs) => {
-    const x = (inputs as tf.NamedTensorInfoMap).x;
+    const x = (inputs as tf.NamedTensorInfoMap).x as tf.TensorInfo;
     const b = backend as unknown as {
       makeTensorInfo(shape: number[], dtype: string, values: Float32Array): tf.TensorInfo;
       disposeData(id: object): void;
