@@ -24,7 +24,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { registerNativeKernels } from "./native_kernels.ts";
 import { registerWasmKernelFixes } from "./wasm_kernels.ts";
+import { webgpuAdapterInfo } from "./webgpu_adapter.ts";
 import { registerWebgpuKernelFixes } from "./webgpu_kernels.ts";
+
+export { type WebgpuAdapterInfo, webgpuAdapterInfo } from "./webgpu_adapter.ts";
 
 /** Backends the kit can run on. `tensorflow` is tfjs-node(-gpu)'s native backend. */
 export const BACKENDS = ["tensorflow", "wasm", "cpu", "webgpu"] as const;
@@ -132,47 +135,6 @@ async function tryWasm(
   } catch (err) {
     return { ok: false, detail: `wasm unavailable (${firstLine(err)})` };
   }
-}
-
-/** What the WebGPU adapter says about itself; `software` when it is a CPU rasteriser (Mesa llvmpipe, SwiftShader). */
-export interface WebgpuAdapterInfo {
-  present: boolean;
-  software: boolean;
-  /** e.g. "llvmpipe (LLVM 15.0.6, 256 bits)", or why there is no adapter. */
-  description: string;
-}
-
-/** Software adapters name themselves like this when `isFallbackAdapter` is not set. */
-const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|softpipe|software|mesa/i;
-
-/**
- * Asks `navigator.gpu` for its default adapter and describes it (works in Deno and in browsers). A software adapter
- * is recognised by `isFallbackAdapter` (on the adapter or, newer, on `adapter.info`) or by its name.
- */
-export async function webgpuAdapterInfo(): Promise<WebgpuAdapterInfo> {
-  type Info = {
-    vendor?: string;
-    architecture?: string;
-    device?: string;
-    description?: string;
-    isFallbackAdapter?: boolean;
-  };
-  type Adapter = { info?: Info; isFallbackAdapter?: boolean };
-  const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<Adapter | null> } } | undefined)?.gpu;
-  if (!gpu) return { present: false, software: false, description: "navigator.gpu is not available in this runtime" };
-  let adapter: Adapter | null;
-  try {
-    adapter = await gpu.requestAdapter();
-  } catch (err) {
-    return { present: false, software: false, description: `requestAdapter failed (${firstLine(err)})` };
-  }
-  if (!adapter) return { present: false, software: false, description: "no WebGPU adapter" };
-  const info = adapter.info ?? {};
-  const description = [info.vendor, info.architecture, info.device, info.description]
-    .filter((s) => s && s !== "0").join(" ") || "(unnamed adapter)";
-  const software = adapter.isFallbackAdapter === true || info.isFallbackAdapter === true ||
-    SOFTWARE_ADAPTER.test(description);
-  return { present: true, software, description };
 }
 
 async function tryWebgpu(

@@ -47,15 +47,21 @@ function chunkedAddN(original: tf.KernelConfig): tf.KernelFunc {
           next.push(group[0]);
           continue;
         }
-        const sum = original.kernelFunc({ inputs: group as unknown as tf.NamedTensorInfoMap, backend, attrs }) as
-          tf.TensorInfo;
+        const sum = original.kernelFunc({
+          inputs: group as unknown as tf.NamedTensorInfoMap,
+          backend,
+          attrs,
+        }) as tf.TensorInfo;
         temporaries.push(sum);
         next.push(sum);
       }
       terms = next;
     }
-    const out = original.kernelFunc({ inputs: terms as unknown as tf.NamedTensorInfoMap, backend, attrs }) as
-      tf.TensorInfo;
+    const out = original.kernelFunc({
+      inputs: terms as unknown as tf.NamedTensorInfoMap,
+      backend,
+      attrs,
+    }) as tf.TensorInfo;
     const b = backend as unknown as { disposeData(id: object): void };
     for (const t of temporaries) b.disposeData(t.dataId);
     return out;

@@ -14,6 +14,7 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { alignFace } from "../data/alignment.ts";
 import { readImage } from "../data/image.ts";
+import { embedCrop } from "../eval/embed.ts";
 import type { ImageEmbedder } from "../eval/run.ts";
 import { createModel, type Model } from "../models/registry.ts";
 import { readCheckpoint } from "./checkpoint.ts";
@@ -78,16 +79,7 @@ export function modelEmbedder(
     async embed(path: string): Promise<Float32Array> {
       const img = await readImage(path);
       const { crop } = alignFace(img, landmarksOf(path, img.width), size);
-      const pixels = Float32Array.from(crop.data, (v) => (v - 127.5) / 127.5);
-      const feature = tf.tidy(() => {
-        const x = tf.tensor4d(pixels, [1, size, size, 3]);
-        const both = trained.model.forward(tf.concat([x, tf.reverse(x, 2)]), false);
-        const sum = tf.sum(both, 0);
-        return tf.div(sum, tf.maximum(tf.norm(sum), 1e-12));
-      });
-      const values = (await feature.data()) as Float32Array;
-      feature.dispose();
-      return values;
+      return embedCrop((x) => trained.model.forward(x, false), crop);
     },
   };
 }
