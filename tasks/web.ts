@@ -6,16 +6,27 @@
  * @module
  */
 import { z } from "zod";
-import { parseFlags, runTask, UsageError } from "../lib/cli/flags.ts";
-import { buildSite, serveSite } from "../lib/web/site.ts";
+import { parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
+import { pathExists } from "../lib/fs/paths.ts";
+import { buildSite, lfwScoreHistogram, serveSite } from "../lib/web/site.ts";
+
+/** LFW as `deno task eval --data lfw` finds it: ../shared/data/lfw beside the repository, else the download cache. */
+async function defaultLfw(): Promise<string> {
+  const shared = new URL("../../shared/data/lfw", import.meta.url).pathname;
+  return (await pathExists(shared)) ? shared : "data/cache/lfw";
+}
 
 const USAGE = `usage:
-  deno task web build [--model RUN_DIR] [--out DIR] [--no-minify]   build the static site (default DIR results/web)
+  deno task web build [--model RUN_DIR [--lfw-pairs N] [--lfw DIR]] [--out DIR] [--no-minify]
+      build the static site (default DIR results/web); --lfw-pairs N adds the model's LFW score histogram
+      (N matched + N mismatched pairs per fold of pairs.txt; LFW from --lfw, else ../shared/data/lfw, else data/cache/lfw)
   deno task web serve [DIR] [--port 8000]                           serve DIR on http://127.0.0.1:PORT/`;
 
 const bool = z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true");
 const BuildFlags = z.strictObject({
   model: z.string().min(1).optional(),
+  lfwPairs: z.coerce.number().int().min(1).max(300).optional(),
+  lfw: z.string().min(1).optional(),
   out: z.string().min(1).default("results/web"),
   noMinify: bool,
   help: bool,
@@ -35,10 +46,17 @@ await runTask(async () => {
     const { flags, positionals } = parseFlags(rest, BuildFlags, "web build");
     if (flags.help) return void console.log(USAGE);
     if (positionals.length) throw new UsageError(`web build: unexpected argument ${positionals[0]}\n${USAGE}`);
+    if (flags.lfwPairs !== undefined && !flags.model) throw new UsageError("web build: --lfw-pairs needs --model");
     const t0 = performance.now();
+    let histogram = null;
+    if (flags.model && flags.lfwPairs !== undefined) {
+      await startBackend(undefined);
+      histogram = await lfwScoreHistogram(flags.model, flags.lfw ?? await defaultLfw(), flags.lfwPairs);
+    }
     const files = await buildSite({
       outDir: flags.out,
       runDir: flags.model,
+      histogram,
       minify: !flags.noMinify,
       log: (line) => console.error(line),
     });

@@ -15,10 +15,15 @@
  * @module
  */
 import { basename, dirname, extname, join, resolve } from "node:path";
+import { Progress } from "../cli/progress.ts";
+import { LFW_LANDMARK_FRAME } from "../data/landmarks.ts";
+import { openLfw } from "../data/lfw.ts";
+import { evaluatePairs } from "../eval/run.ts";
 import { parseTrainConfig } from "../train/config.ts";
+import { loadTrainedModel, modelEmbedder } from "../train/restore.ts";
 import { readCheckpoint } from "../train/checkpoint.ts";
 import { RUN_FILES } from "../train/loop.ts";
-import { packWebModel, type RunTensors, type ScoreHistogram } from "./web_model.ts";
+import { packWebModel, type RunTensors, type ScoreHistogram, scoreHistogram } from "./web_model.ts";
 
 const HERE = new URL("./", import.meta.url);
 /** Page entry → bundle name. */
@@ -51,6 +56,52 @@ export async function readRunTensors(runDir: string): Promise<RunTensors> {
   const ck = await readCheckpoint(join(runDir, RUN_FILES.checkpoint));
   const step = Number((ck.header.state as { step?: number }).step ?? 0);
   return { name: config.name, step, model: config.model, head: config.head, tensors: ck.tensors };
+}
+
+/**
+ * The run's LFW View 2 score histogram for the page: the first `perSide` matched and `perSide` mismatched pairs of
+ * every fold of `pairs.txt`, each image aligned from the dataset's landmarks (as `deno task eval` does), cosines
+ * binned by {@link scoreHistogram}. The page places a pair on it.
+ */
+export async function lfwScoreHistogram(runDir: string, lfwDir: string, perSide: number): Promise<ScoreHistogram> {
+  const lfw = await openLfw(lfwDir);
+  const { pairs } = await lfw.pairs("pairs.txt", { skipIncomplete: true });
+  const seen = new Map<string, number>();
+  const kept = pairs.filter((p) => {
+    const key = `${p.fold}:${p.same}`;
+    const n = (seen.get(key) ?? 0) + 1;
+    seen.set(key, n);
+    return n <= perSide;
+  });
+  const trained = await loadTrainedModel(runDir);
+  try {
+    const imagesDir = join(lfw.dir, "images") + "/";
+    const embedder = modelEmbedder(trained, (path, width) => {
+      const rel = path.startsWith(imagesDir) ? path.slice(imagesDir.length) : path;
+      const lm = lfw.landmarks.get(rel);
+      if (!lm) throw new Error(`${lfw.landmarkFile}: no landmarks for ${rel}`);
+      return lm.map((v) => (v * width) / LFW_LANDMARK_FRAME);
+    });
+    let bar: Progress | null = null;
+    const r = await evaluatePairs(
+      kept.map((p) => ({ a: lfw.imagePath(p.a), b: lfw.imagePath(p.b), same: p.same })),
+      embedder,
+      (done, total) => {
+        bar ??= new Progress(`web: LFW scores (${total} images)`, total);
+        bar.tick();
+        if (done === total) bar.done();
+      },
+    );
+    const pos: number[] = [], neg: number[] = [];
+    r.cos.forEach((c, i) => (r.labels[i] ? pos : neg).push(c));
+    return scoreHistogram(
+      pos,
+      neg,
+      `LFW View 2 (pairs.txt): ${pos.length} matched + ${neg.length} mismatched pairs, dataset landmarks`,
+    );
+  } finally {
+    trained.model.dispose();
+  }
 }
 
 function npmDir(pkg: string, sub: string): string {
