@@ -111,7 +111,9 @@ function npmDir(pkg: string, sub: string): string {
 async function bundle(entry: string, out: string, minify: boolean): Promise<void> {
   const args = ["bundle", "--platform", "browser", "--quiet", "-o", out, new URL(entry, HERE).pathname];
   if (minify) args.splice(1, 0, "--minify");
-  const r = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" }).output();
+  // From the repository root, so deno.json's import map and lock apply wherever the task was started.
+  const cwd = new URL("../../", import.meta.url).pathname;
+  const r = await new Deno.Command(Deno.execPath(), { args, cwd, stdout: "piped", stderr: "piped" }).output();
   if (!r.success) {
     throw new Error(`deno bundle ${entry} failed:\n${new TextDecoder().decode(r.stderr).trim()}`);
   }
