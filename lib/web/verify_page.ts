@@ -67,6 +67,8 @@ async function loadModel(): Promise<{ meta: WebModelMeta; weights: ArrayBuffer }
 function histogram(meta: WebModelMeta, cos: number): Element | null {
   const h = meta.histogram;
   if (!h) return null;
+  const lo = h.edges[0], hi = h.edges[h.edges.length - 1];
+  const inside = meta.threshold >= Math.min(lo, cos) && meta.threshold <= Math.max(hi, cos);
   const rows = h.positive.flatMap((p, i) => [
     { x1: h.edges[i], x2: h.edges[i + 1], n: p, pairs: "same person" },
     { x1: h.edges[i], x2: h.edges[i + 1], n: h.negative[i], pairs: "different people" },
@@ -75,15 +77,22 @@ function histogram(meta: WebModelMeta, cos: number): Element | null {
     width: 560,
     height: 220,
     color: { legend: true },
-    x: { label: "cosine", domain: [-1, 1] },
+    // The scores' own range (and this pair): a threshold far outside it is named in the caption instead of
+    // squeezing every bar into one pixel.
+    x: { label: "cosine", domain: [Math.min(lo, cos), Math.max(hi, cos)] },
     y: { label: "pairs" },
     marks: [
-      Plot.rectY(rows, { x1: "x1", x2: "x2", y: "n", fill: "pairs", fillOpacity: 0.5 }),
-      Plot.ruleX([meta.threshold], { stroke: "black", strokeDasharray: "4,3" }),
+      // y1/y2 rather than y: the two kinds overlap, they are not stacked.
+      Plot.rectY(rows, { x1: "x1", x2: "x2", y1: 0, y2: "n", fill: "pairs", fillOpacity: 0.5 }),
+      Plot.ruleX(inside ? [meta.threshold] : [], { stroke: "black", strokeDasharray: "4,3" }),
       Plot.ruleX([cos], { stroke: "crimson", strokeWidth: 2 }),
       Plot.text([{ x: cos, label: "this pair" }], { x: "x", frameAnchor: "top", text: "label", dy: -4 }),
     ],
-    caption: `${h.source}; dashed: threshold; red: this pair`,
+    caption: `${h.source}; red: this pair; ` +
+      (inside
+        ? "dashed: the threshold"
+        : `the threshold cos* = ${meta.threshold.toFixed(4)} lies ${meta.threshold < lo ? "below" : "above"} every ` +
+          `LFW pair's cosine (all in [${lo.toFixed(4)}, ${hi.toFixed(4)}])`),
   });
 }
 

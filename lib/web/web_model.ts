@@ -145,17 +145,27 @@ export function restoreWebModel(meta: WebModelMeta, weights: ArrayBuffer): { mod
   return { model, config };
 }
 
-/** Bins positive and negative pair cosines on [−1, 1] for the page's histogram. */
+/**
+ * Bins positive and negative pair cosines for the page's histogram, `bins` equal bins over the scores' own range (a
+ * weakly trained model's cosines can all lie within 0.01 of each other; fixed bins on [−1, 1] would show one bar).
+ */
 export function scoreHistogram(
   positive: ArrayLike<number>,
   negative: ArrayLike<number>,
   source: string,
   bins = 40,
 ): ScoreHistogram {
-  const edges = Array.from({ length: bins + 1 }, (_, i) => -1 + (2 * i) / bins);
+  let lo = Infinity, hi = -Infinity;
+  for (const xs of [positive, negative]) {
+    for (let i = 0; i < xs.length; i++) lo = Math.min(lo, xs[i]), hi = Math.max(hi, xs[i]);
+  }
+  if (!(hi > lo)) [lo, hi] = Number.isFinite(lo) ? [lo - 1e-3, lo + 1e-3] : [-1, 1];
+  const edges = Array.from({ length: bins + 1 }, (_, i) => (i === bins ? hi : lo + ((hi - lo) * i) / bins));
   const count = (xs: ArrayLike<number>) => {
     const out = new Array(bins).fill(0);
-    for (let i = 0; i < xs.length; i++) out[Math.min(bins - 1, Math.max(0, Math.floor(((xs[i] + 1) / 2) * bins)))]++;
+    for (let i = 0; i < xs.length; i++) {
+      out[Math.min(bins - 1, Math.max(0, Math.floor(((xs[i] - lo) / (hi - lo)) * bins)))]++;
+    }
     return out;
   };
   return { edges, positive: count(positive), negative: count(negative), source };

@@ -50,9 +50,13 @@ Deno.test("web model: only SphereFace2 runs qualify; a bad model.json names the 
   );
 });
 
-Deno.test("scoreHistogram: counts every score once, ends in the edge bins", () => {
+Deno.test("scoreHistogram: bins over the scores' own range, counts every score once, ends in the edge bins", () => {
   const h = scoreHistogram([1, 0.99, 0.5], [-1, 0], "test", 4);
   expect(h.edges).toEqual([-1, -0.5, 0, 0.5, 1]);
   expect(h.positive).toEqual([0, 0, 0, 3]);
   expect(h.negative).toEqual([1, 0, 1, 0]);
+  const narrow = scoreHistogram([0.99, 0.995], [0.98], "narrow", 2);
+  expect(narrow.edges).toEqual([0.98, 0.9875, 0.995]);
+  expect(narrow.positive).toEqual([0, 2]);
+  expect(narrow.negative).toEqual([1, 0]);
 });
