@@ -32,7 +32,7 @@ function setup() {
       config,
       JSON.stringify(tinyRaw({
         name: "web-test",
-        model: { type: "sfnet", depth: 4, width: 0.0625, inputSize: 32, featDim: 16 },
+        model: { type: "sfnet", depth: 4, width: 0.0625, inputSize: 32, featDim: 16, bn: true },
         data: { kind: "toy", classes: 6, perClass: 8, size: 32, valClasses: 3, valPerClass: 3 },
         train: { steps: 8, batchSize: 8, lr: 0.05, milestones: [6] },
       })),
@@ -163,7 +163,11 @@ Deno.test({
       const r = await runDeno(["tasks/compare.ts", runDir, `${LFW}/images/${a}`, `${LFW}/images/${b}`]);
       expect({ code: r.code, stderr: r.code ? r.stderr : "" }).toEqual({ code: 0, stderr: "" });
       const task = JSON.parse(lastLine(r.stdout));
-      expect(Math.abs(Number(attrs["data-cosine"]) - task.cosine)).toBeLessThan(1e-3);
+      const delta = Math.abs(Number(attrs["data-cosine"]) - task.cosine);
+      console.error(
+        `pair ${k + 1}: page cosine ${attrs["data-cosine"]}, compare ${task.cosine}, |Δ| ${delta.toExponential(1)}`,
+      );
+      expect(delta).toBeLessThan(1e-3);
       expect(Number(attrs["data-threshold"])).toBeCloseTo(task.threshold, 12);
       expect(attrs["data-same"]).toBe(String(task.same));
     }
