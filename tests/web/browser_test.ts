@@ -175,6 +175,58 @@ Deno.test({
 });
 
 Deno.test({
+  name: "web: the page on WebGPU (Chromium's SwiftShader adapter) agrees with `deno task compare` (1e-3)",
+  ignore: ignore || !hasLfw,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { base, site, runDir } = await setup();
+    const files = ["Abel_Pacheco/Abel_Pacheco_0001.jpg", "Abel_Pacheco/Abel_Pacheco_0004.jpg"];
+    await Deno.mkdir(join(site, "lfw"), { recursive: true });
+    for (const f of files) await Deno.copyFile(`${LFW}/images/${f}`, join(site, "lfw", f.split("/")[1]));
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--enable-unsafe-webgpu",
+        "--use-angle=swiftshader",
+        "--enable-features=Vulkan",
+        "--use-vulkan=swiftshader",
+        "--no-sandbox",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    try {
+      const names = files.map((f) => `lfw/${f.split("/")[1]}`);
+      const { page, errors } = await open(browser, `${base}index.html?a=${names[0]}&b=${names[1]}`);
+      await page.waitForSelector("#result[data-cosine], #result[data-error]", { timeout: 180_000 });
+      const line = await page.textContent("#backend");
+      if (!line?.startsWith("backend: webgpu")) {
+        console.error(`WebGPU comparison not made: this Chromium offers no WebGPU adapter (${line})`);
+        return;
+      }
+      const attrs = await resultAttrs(page);
+      expect(attrs["data-error"]).toBeUndefined();
+      expect(errors).toEqual([]);
+      await page.close();
+      const r = await runDeno(["tasks/compare.ts", runDir, ...files.map((f) => `${LFW}/images/${f}`)]);
+      expect(r.code).toBe(0);
+      const task = JSON.parse(lastLine(r.stdout));
+      const delta = Math.abs(Number(attrs["data-cosine"]) - task.cosine);
+      console.error(
+        `${line}: page cosine ${attrs["data-cosine"]}, compare ${task.cosine}, |Δ| ${delta.toExponential(1)}`,
+      );
+      expect(delta).toBeLessThan(1e-3);
+    } finally {
+      await browser.close();
+    }
+  },
+});
+
+Deno.test({
   name: "web: both pages work from a plain static server too (python3 -m http.server)",
   ignore: ignore || !(await exists("/usr/bin/python3")),
   sanitizeOps: false,
