@@ -8,6 +8,7 @@
  * @module
  */
 import { dirname, isAbsolute, join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
 import { Progress } from "../lib/cli/progress.ts";
@@ -15,7 +16,8 @@ import { readTextFile } from "../lib/data/errors.ts";
 import { readImage } from "../lib/data/image.ts";
 import { encodeNpy } from "../lib/data/npy.ts";
 import { writeFileAtomic } from "../lib/train/checkpoint.ts";
-import { embedCrop, loadTrainedModel } from "../lib/train/restore.ts";
+import { embedCrop } from "../lib/eval/embed.ts";
+import { loadTrainedModel } from "../lib/train/restore.ts";
 
 const USAGE = `usage: deno task embed RUN_DIR --images LIST --out FILE.npy [--flip] [--raw] [--backend NAME]
   RUN_DIR   a run folder (deno task train or deno task import)
@@ -54,16 +56,19 @@ await runTask(async () => {
   await startBackend(flags.backend);
   const trained = await loadTrainedModel(positionals[0]);
   try {
-    const d = trained.model.config.featDim;
+    const d = trained.model.config.featDim, size = trained.model.config.inputSize;
+    const forward = (x: tf.Tensor4D) => trained.model.forward(x, false);
     const out = new Float32Array(paths.length * d);
     const bar = new Progress(`embed ${paths.length} images`, paths.length);
     for (const [i, path] of paths.entries()) {
       const crop = await readImage(path);
-      try {
-        out.set(await embedCrop(trained, crop, { flip: flags.flip, normalise: !flags.raw }), i * d);
-      } catch (err) {
-        throw new Error(`${path}: ${(err as Error).message}`);
+      if (crop.width !== size || crop.height !== size) {
+        throw new Error(
+          `${path}: crop is ${crop.width}×${crop.height}, the model takes ${size}×${size} (align it first)`,
+        );
       }
+      const options = { preprocess: trained.preprocess, flip: flags.flip, normalise: !flags.raw };
+      out.set(await embedCrop(forward, crop, options), i * d);
       bar.tick();
     }
     bar.done();

@@ -13,7 +13,7 @@
  */
 import { z } from "zod";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend/select.ts";
+import { initBackend, webgpuAdapterInfo } from "../lib/backend/select.ts";
 import { benchTrain } from "../lib/bench/train.ts";
 import { runTorchTrain, TrainFlags } from "../lib/bench/train_task.ts";
 import { parseFlags, runTask, UsageError } from "../lib/cli/flags.ts";
@@ -21,24 +21,6 @@ import { parseFlags, runTask, UsageError } from "../lib/cli/flags.ts";
 const Flags = TrainFlags.omit({ backend: true, torch: true, torchDevice: true, repeats: true }).extend({
   allowSoftware: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
 });
-
-interface AdapterInfo {
-  present: boolean;
-  fallback: boolean;
-  description: string;
-}
-
-async function webgpuAdapter(): Promise<AdapterInfo> {
-  const gpu = (navigator as { gpu?: GPU }).gpu;
-  if (!gpu) return { present: false, fallback: false, description: "navigator.gpu is not available" };
-  const adapter = await gpu.requestAdapter();
-  if (!adapter) return { present: false, fallback: false, description: "no WebGPU adapter" };
-  const info = adapter.info;
-  const description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(" ");
-  const fallback = (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
-    /llvmpipe|swiftshader|software/i.test(description);
-  return { present: true, fallback, description: description || "(unnamed adapter)" };
-}
 
 async function torchHasCuda(python: string): Promise<boolean> {
   try {
@@ -59,8 +41,8 @@ await runTask(async () => {
   try {
     choice = await initBackend({ requested: "tensorflow" });
   } catch {
-    const adapter = await webgpuAdapter();
-    if (!adapter.present || (adapter.fallback && !flags.allowSoftware)) {
+    const adapter = await webgpuAdapterInfo();
+    if (!adapter.present || (adapter.software && !flags.allowSoftware)) {
       console.error(
         `gpu_check: no GPU path on this machine: tfjs-node-gpu is not installed and WebGPU has ` +
           (adapter.present
@@ -71,7 +53,7 @@ await runTask(async () => {
       Deno.exit(3);
     }
     choice = await initBackend({ requested: "webgpu" });
-    console.error(`gpu_check: WebGPU adapter: ${adapter.description}${adapter.fallback ? " (software)" : ""}`);
+    console.error(`gpu_check: WebGPU adapter: ${adapter.description}${adapter.software ? " (software)" : ""}`);
   }
   console.error(choice.message);
   const kit = await benchTrain({ ...flags, depth: flags.model });

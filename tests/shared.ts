@@ -41,23 +41,36 @@ export function lfwPath(relative = ""): string {
 /**
  * A test that needs real LFW: it runs where the kit finds LFW and is reported as ignored otherwise, its name then
  * saying why and how to get it (never silently passed). `alsoNeeds`: a file made from LFW that must be there too
- * (e.g. an insightface `.bin` of LFW pairs).
+ * (e.g. an insightface `.bin` of LFW pairs). The definition form takes Deno.test's other options; its own `ignore`
+ * (another missing requirement, said in its name by the caller) is kept.
  */
 export function lfwTest(
   name: string,
   fn: (t: Deno.TestContext) => void | Promise<void>,
   alsoNeeds?: string,
+): void;
+export function lfwTest(definition: Deno.TestDefinition & { alsoNeeds?: string }): void;
+export function lfwTest(
+  nameOrDef: string | (Deno.TestDefinition & { alsoNeeds?: string }),
+  fn?: (t: Deno.TestContext) => void | Promise<void>,
+  alsoNeeds?: string,
 ): void {
+  const def = typeof nameOrDef === "string" ? { name: nameOrDef, fn: fn!, alsoNeeds } : nameOrDef;
   let present = LFW_DIR !== null;
-  if (present && alsoNeeds) {
+  if (present && def.alsoNeeds) {
     try {
-      Deno.statSync(alsoNeeds);
+      Deno.statSync(def.alsoNeeds);
     } catch {
       present = false;
     }
   }
-  const why = LFW_DIR ? `needs ${alsoNeeds}` : `${LFW_FETCH_COMMAND}, or set ${LFW_ENV}`;
-  Deno.test({ name: present ? name : `${name} ${LFW_SKIP_MARK} (${why})`, ignore: !present, fn });
+  const why = LFW_DIR ? `needs ${def.alsoNeeds}` : `${LFW_FETCH_COMMAND}, or set ${LFW_ENV}`;
+  const { alsoNeeds: _, ...rest } = def;
+  Deno.test({
+    ...rest,
+    name: present ? def.name : `${def.name} ${LFW_SKIP_MARK} (${why})`,
+    ignore: !present || (def.ignore ?? false),
+  });
 }
 
 /** Activates a backend for a test (wasm with the kit's kernel fixes). */

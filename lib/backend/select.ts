@@ -24,6 +24,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { registerNativeKernels } from "./native_kernels.ts";
 import { registerWasmKernelFixes } from "./wasm_kernels.ts";
+import { webgpuAdapterInfo } from "./webgpu_adapter.ts";
+import { registerWebgpuKernelFixes } from "./webgpu_kernels.ts";
+
+export { type WebgpuAdapterInfo, webgpuAdapterInfo } from "./webgpu_adapter.ts";
 
 /** Backends the kit can run on. `tensorflow` is tfjs-node(-gpu)'s native backend. */
 export const BACKENDS = ["tensorflow", "wasm", "cpu", "webgpu"] as const;
@@ -136,17 +140,18 @@ async function tryWasm(
 async function tryWebgpu(
   importModule: ModuleImporter,
 ): Promise<{ ok: boolean; detail: string }> {
-  const gpu = (globalThis.navigator as { gpu?: unknown } | undefined)?.gpu;
-  if (!gpu) {
-    return {
-      ok: false,
-      detail: "navigator.gpu is not available in this runtime",
-    };
-  }
+  const adapter = await webgpuAdapterInfo();
+  if (!adapter.present) return { ok: false, detail: adapter.description };
   try {
     await importModule("@tensorflow/tfjs-backend-webgpu");
     if (await tf.setBackend("webgpu")) {
-      return { ok: true, detail: "navigator.gpu adapter" };
+      registerWebgpuKernelFixes();
+      return {
+        ok: true,
+        detail: adapter.software
+          ? `software adapter: ${adapter.description}; a CPU rasteriser, expect CPU-like speed`
+          : `adapter: ${adapter.description}`,
+      };
     }
     return {
       ok: false,

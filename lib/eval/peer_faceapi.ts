@@ -71,8 +71,9 @@ function unit(v: Float32Array): Float32Array {
   return v.map((x) => x * inv);
 }
 
-interface FaceApiModule {
-  nets: Record<string, { loadFromDisk(dir: string): Promise<void> }>;
+/** The part of face-api's API the kit uses; its node-wasm build (Deno) and esm-nobundle build (browser) both fit. */
+export interface FaceApiModule {
+  nets: Record<string, { loadFromDisk(dir: string): Promise<void>; loadFromUri(url: string): Promise<void> }>;
   TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => unknown;
   detectAllFaces(input: tf.Tensor3D, options: unknown): {
     withFaceLandmarks(): {
@@ -105,48 +106,53 @@ export async function loadFaceApi(): Promise<FaceApiPeer> {
   } catch (err) {
     throw new Error(`face-api: cannot load its weights from ${modelDir}: ${(err as Error).message}`);
   }
+  return { describe: (image) => describeFace(faceapi, image) };
+}
+
+/**
+ * Detects the face nearest the image centre with face-api's tiny detector (input 320, score ≥ 0.3), its 68 landmarks
+ * and descriptor; the central square's descriptor when no face is found. The one detection routine of the kit, run
+ * by `loadFaceApi` in Deno and by the web page in the browser (weights loaded by the caller).
+ */
+export async function describeFace(faceapi: FaceApiModule, image: RgbImage): Promise<FaceDescription> {
   const options = new faceapi.TinyFaceDetectorOptions({ inputSize: 320, scoreThreshold: 0.3 });
-  return {
-    async describe(image: RgbImage): Promise<FaceDescription> {
-      const input = tf.tensor3d(image.data, [image.height, image.width, 3], "int32");
-      try {
-        const faces = await faceapi.detectAllFaces(input, options).withFaceLandmarks().withFaceDescriptors();
-        const offCentre = (b: { x: number; y: number; width: number; height: number }) =>
-          Math.hypot(b.x + b.width / 2 - image.width / 2, b.y + b.height / 2 - image.height / 2);
-        const found = faces.sort((a, b) => offCentre(a.detection.box) - offCentre(b.detection.box))[0];
-        if (found) {
-          const landmarks68 = found.landmarks.positions.map((p) => [p.x, p.y] as [number, number]);
-          const { x, y, width, height } = found.detection.box;
-          return {
-            detected: true,
-            score: found.detection.score,
-            box: { x, y, width, height },
-            landmarks68,
-            fivePoints: fivePointsFrom68(landmarks68),
-            descriptor: unit(Float32Array.from(found.descriptor)),
-          };
-        }
-        const side = Math.round(Math.min(image.width, image.height) * 0.6);
-        const x = Math.round((image.width - side) / 2);
-        const y = Math.round((image.height - side) / 2);
-        const crop = tf.slice(input, [y, x, 0], [side, side, 3]) as tf.Tensor3D;
-        try {
-          const d = await faceapi.computeFaceDescriptor(crop);
-          const descriptor = unit(Float32Array.from(Array.isArray(d) ? d[0] : d));
-          return {
-            detected: false,
-            score: 0,
-            box: { x, y, width: side, height: side },
-            landmarks68: [],
-            fivePoints: [],
-            descriptor,
-          };
-        } finally {
-          crop.dispose();
-        }
-      } finally {
-        input.dispose();
-      }
-    },
-  };
+  const input = tf.tensor3d(image.data, [image.height, image.width, 3], "int32");
+  try {
+    const faces = await faceapi.detectAllFaces(input, options).withFaceLandmarks().withFaceDescriptors();
+    const offCentre = (b: { x: number; y: number; width: number; height: number }) =>
+      Math.hypot(b.x + b.width / 2 - image.width / 2, b.y + b.height / 2 - image.height / 2);
+    const found = faces.sort((a, b) => offCentre(a.detection.box) - offCentre(b.detection.box))[0];
+    if (found) {
+      const landmarks68 = found.landmarks.positions.map((p) => [p.x, p.y] as [number, number]);
+      const { x, y, width, height } = found.detection.box;
+      return {
+        detected: true,
+        score: found.detection.score,
+        box: { x, y, width, height },
+        landmarks68,
+        fivePoints: fivePointsFrom68(landmarks68),
+        descriptor: unit(Float32Array.from(found.descriptor)),
+      };
+    }
+    const side = Math.round(Math.min(image.width, image.height) * 0.6);
+    const x = Math.round((image.width - side) / 2);
+    const y = Math.round((image.height - side) / 2);
+    const crop = tf.slice(input, [y, x, 0], [side, side, 3]) as tf.Tensor3D;
+    try {
+      const d = await faceapi.computeFaceDescriptor(crop);
+      const descriptor = unit(Float32Array.from(Array.isArray(d) ? d[0] : d));
+      return {
+        detected: false,
+        score: 0,
+        box: { x, y, width: side, height: side },
+        landmarks68: [],
+        fivePoints: [],
+        descriptor,
+      };
+    } finally {
+      crop.dispose();
+    }
+  } finally {
+    input.dispose();
+  }
 }

@@ -21,7 +21,7 @@
 import { benchTrain } from "../bench/train.ts";
 import { parseTrainList } from "../data/formats.ts";
 import { parsePeople } from "../data/lfw.ts";
-import { locateLfw, LFW_SEARCH } from "../data/lfw_location.ts";
+import { LFW_SEARCH, locateLfw } from "../data/lfw_location.ts";
 import { pathExists } from "../fs/paths.ts";
 import type { TrainConfig } from "../train/config.ts";
 import { CONTROL_CELL, planJobs } from "./jobs.ts";

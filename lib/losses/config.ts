@@ -15,7 +15,6 @@
  * @module
  */
 import { z } from "zod";
-import { join } from "node:path";
 import { REPO_ROOT } from "../fs/paths.ts";
 
 /** SphereFace2 margin variants: additive cosine (C), additive angular (A), multiplicative angular (M). */
@@ -150,7 +149,8 @@ export function formatZodError(error: z.ZodError, source: string): string {
 }
 
 /** The named heads: every `configs/heads/*.json` file groups head configs as `{ "group": { "name": config } }`. */
-export const HEADS_DIR: string = join(REPO_ROOT, "configs/heads/");
+// Plain concatenation, not node:path: this module is also bundled for the browser (lib/web).
+export const HEADS_DIR: string = `${REPO_ROOT}configs/heads/`;
 
 const catalogues = new Map<string, Promise<Record<string, HeadConfig>>>();
 

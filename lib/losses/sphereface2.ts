@@ -99,6 +99,20 @@ export function initialBias(p: SphereFace2Params, numClasses: number): number {
   return Math.log(2 * zeta) - ai - Math.log(denom);
 }
 
+/**
+ * The pair-verification threshold a trained head implies. At test time there is no margin: a face belongs to a class
+ * iff r·g(cos θ) + b > 0, the same boundary for every class because b is shared (the paper's "universal threshold"):
+ *
+ *   cos* = g⁻¹(−b/r) = 2·((1 − b/r)/2)^{1/t} − 1,   clamped to [−1, 1].
+ *
+ * Two faces are taken for the same identity when the cosine of their embeddings exceeds cos*.
+ */
+export function verificationThreshold(p: Pick<SphereFace2Params, "r" | "t">, bias: number): number {
+  const u = (1 - bias / p.r) / 2;
+  if (u <= 0) return -1;
+  return Math.min(1, Math.max(-1, 2 * Math.pow(u, 1 / p.t) - 1));
+}
+
 /** a_y = r·s_y and a_i = r·s_i at c = 0 (θ = π/2), the anchors of {@link initialBias}. */
 export function biasAnchors(p: SphereFace2Params): { ay: number; ai: number } {
   const base = Math.pow(2, 1 - p.t) - 1; // g(0)

@@ -160,8 +160,11 @@ export async function validate(
   return out;
 }
 
-/** One optimisation step; returns the logged numbers. Disposes everything it creates. */
-function trainStep(
+/**
+ * One optimisation step; returns the logged numbers. Disposes everything it creates. The one read-back is
+ * asynchronous (`data()`, not `dataSync()`): tfjs-webgpu's synchronous read needs a 2-D canvas, which Deno lacks.
+ */
+async function trainStep(
   model: Model,
   head: Head,
   sgd: Sgd,
@@ -169,7 +172,7 @@ function trainStep(
   labels: tf.Tensor1D,
   lr: number,
   gradClip: number | null,
-): { loss: number; gradNorm: number; featNorm: StepRecord["featNorm"]; finite: boolean } {
+): Promise<{ loss: number; gradNorm: number; featNorm: StepRecord["featNorm"]; finite: boolean }> {
   head.prepare();
   const kept: { featStats?: tf.Tensor1D } = {};
   const variables = sgd.variables as tf.Variable[];
@@ -187,7 +190,7 @@ function trainStep(
       kept.featStats!,
     ])
   );
-  const [loss, gradNorm, fMean, fMin, fMax] = summary.dataSync();
+  const [loss, gradNorm, fMean, fMin, fMax] = await summary.data();
   tf.dispose([summary, value, kept.featStats!]);
   const finite = Number.isFinite(loss) && Number.isFinite(gradNorm);
   if (finite) {
@@ -343,7 +346,7 @@ export async function trainRun(config: TrainConfig, options: TrainOptions): Prom
       const lr = multiStepLr(state.step, config.train);
       const images = await data.batch(indices, flips);
       const labels = tf.tensor1d(indices.map((i) => labelsOf[i]), "int32");
-      const r = trainStep(model, head, sgd, images, labels, lr, config.train.gradClip);
+      const r = await trainStep(model, head, sgd, images, labels, lr, config.train.gradClip);
       tf.dispose([images, labels]);
       if (!r.finite) {
         await log.write({ type: "diverged", step: state.step + 1, loss: r.loss, gradNorm: r.gradNorm });

@@ -16,8 +16,9 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { z } from "zod";
 import { alignFace } from "../data/alignment.ts";
-import { flipHorizontal, readImage, type RgbImage } from "../data/image.ts";
-import { KIT_PREPROCESS, type Preprocess, preprocessPixels, PreprocessSchema } from "../data/preprocess.ts";
+import { readImage } from "../data/image.ts";
+import { KIT_PREPROCESS, type Preprocess, PreprocessSchema } from "../data/preprocess.ts";
+import { embedCrop } from "../eval/embed.ts";
 import type { ImageEmbedder } from "../eval/run.ts";
 import { formatZodError } from "../losses/config.ts";
 import { ModelConfigSchema } from "../models/config.ts";
@@ -101,33 +102,6 @@ export async function loadTrainedModel(runDir: string): Promise<TrainedModel> {
 }
 
 /**
- * The feature of one aligned crop (the model's input size): the run's preprocessing, eval-mode BN; with `flip`
- * the embeddings of the crop and its mirror image are summed (OpenSphere's and insightface's flip fusion); then
- * L2-normalised unless `normalise` is false. The one code path of `deno task eval` and `deno task embed`.
- */
-export async function embedCrop(
-  trained: Pick<TrainedModel, "model" | "preprocess">,
-  crop: RgbImage,
-  options: { flip: boolean; normalise?: boolean },
-): Promise<Float32Array> {
-  const size = trained.model.config.inputSize;
-  if (crop.width !== size || crop.height !== size) {
-    throw new Error(`crop is ${crop.width}×${crop.height}, the model takes ${size}×${size}`);
-  }
-  const views = options.flip ? [crop, flipHorizontal(crop)] : [crop];
-  const pixels = new Float32Array(views.length * size * size * 3);
-  views.forEach((v, i) => pixels.set(preprocessPixels(v.data, trained.preprocess), i * size * size * 3));
-  const feature = tf.tidy(() => {
-    const x = tf.tensor4d(pixels, [views.length, size, size, 3]);
-    const sum = tf.sum(trained.model.forward(x, false), 0);
-    return options.normalise === false ? sum : tf.div(sum, tf.maximum(tf.norm(sum), 1e-12));
-  });
-  const values = (await feature.data()) as Float32Array;
-  feature.dispose();
-  return values;
-}
-
-/**
  * Embeds image files with a trained model: each image is aligned from its landmarks (given in the image's own
  * pixels) to the model's input size, embedded with its mirror image (sum of the two, eval-mode BN), L2-normalised.
  */
@@ -141,7 +115,7 @@ export function modelEmbedder(
     async embed(path: string): Promise<Float32Array> {
       const img = await readImage(path);
       const { crop } = alignFace(img, landmarksOf(path, img.width), size);
-      return await embedCrop(trained, crop, { flip: true });
+      return embedCrop((x) => trained.model.forward(x, false), crop, { preprocess: trained.preprocess });
     },
   };
 }

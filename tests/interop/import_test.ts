@@ -6,7 +6,8 @@ import * as tf from "@tensorflow/tfjs";
 import { expect } from "expect";
 import { readImage } from "../../lib/data/image.ts";
 import { importCheckpoint } from "../../lib/interop/import.ts";
-import { embedCrop, loadTrainedModel } from "../../lib/train/restore.ts";
+import { embedCrop } from "../../lib/eval/embed.ts";
+import { loadTrainedModel } from "../../lib/train/restore.ts";
 import { useBackend } from "../shared.ts";
 
 const GOLDEN = new URL("../golden/", import.meta.url).pathname;
@@ -31,7 +32,15 @@ Deno.test("import: a legacy insightface checkpoint -> run folder; its recorded p
         expect(trained.name).toBe(r.name);
         const before = tf.memory().numTensors;
         const rows = [];
-        for (const crop of crops) rows.push(...await embedCrop(trained, crop, { flip: false, normalise: false }));
+        for (const crop of crops) {
+          rows.push(
+            ...await embedCrop((x) => trained.model.forward(x, false), crop, {
+              preprocess: trained.preprocess,
+              flip: false,
+              normalise: false,
+            }),
+          );
+        }
         expect(tf.memory().numTensors).toBe(before);
         return rows;
       } finally {
