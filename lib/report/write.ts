@@ -14,7 +14,8 @@
  * ```
  * @module
  */
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+import { removeStaleTemps } from "../fs/lock.ts";
 import { pathExists } from "../fs/paths.ts";
 
 /**
@@ -52,6 +53,8 @@ export async function writeDirAtomic<T>(
   const old = `${clean}.old-${tag}`;
   await checkReplaceable(clean, options.force ?? false);
   await removeIfExists(tmp);
+  // Temporary siblings of writers that were killed (SIGKILL skips every clean-up) go now.
+  await removeStaleTemps(dirname(clean), basename(clean));
   await Deno.mkdir(dirname(clean), { recursive: true });
   await Deno.mkdir(tmp);
 
@@ -169,9 +172,17 @@ async function removeIfExists(path: string): Promise<void> {
   }
 }
 
-/** Writes `text` to `path` through a temporary sibling and a rename: readers see the old file or the new, whole. */
+/**
+ * Writes `text` to `path` through a temporary sibling and a rename: readers see the old file or the new, whole.
+ * A failure (full disk) removes the temporary file and names `path`.
+ */
 export async function writeTextFileAtomic(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
+  try {
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  }
 }
