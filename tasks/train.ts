@@ -16,7 +16,7 @@ const USAGE =
   "usage: deno task train CONFIG [--path.to.key=value ...] [--out DIR] [--resume] [--backend NAME] [--quiet]";
 
 /** Task flags; every other `--x=…` is a config override. */
-const TASK_FLAGS = new Set(["out", "resume", "backend", "quiet", "help"]);
+const TASK_FLAGS = new Set(["out", "resume", "backend", "quiet"]);
 
 function splitArgs(argv: readonly string[]) {
   const positionals: string[] = [];
@@ -45,10 +45,6 @@ function splitArgs(argv: readonly string[]) {
 
 await runTask(async () => {
   const { positionals, overrides, flags } = splitArgs(Deno.args);
-  if (flags.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) throw new UsageError(`train: give exactly one CONFIG file\n${USAGE}`);
   for (const k of ["out", "backend"] as const) {
     if (flags[k] === true) throw new UsageError(`train: --${k} needs a value`);

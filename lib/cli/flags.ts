@@ -84,10 +84,48 @@ export async function startBackend(requested: BackendRequest | undefined): Promi
 }
 
 /**
- * Runs a task's main function: usage errors print their message and exit 2, other errors print the message
- * (and the stack when SF2_DEBUG is set) and exit 1.
+ * The help of the running task: its module doc comment (the first `/** … *\/` block of `Deno.mainModule`, which
+ * every task opens with its usage), so `--help` and the documentation cannot drift apart. With a subcommand
+ * (`data lfw --help`), only the paragraphs about it when the doc has some.
+ */
+export function taskHelp(argv: readonly string[] = Deno.args, mainModule = Deno.mainModule): string {
+  let source = "";
+  try {
+    source = Deno.readTextFileSync(new URL(mainModule));
+  } catch {
+    return "no help available (the task's source cannot be read)";
+  }
+  const m = /\/\*\*([\s\S]*?)\*\//.exec(source);
+  if (!m) return "no help available";
+  const text = m[1].split("\n").map((l) => l.replace(/^\s*\* ?/, "")).filter((l) => !l.startsWith("@module"))
+    .join("\n").trim();
+  const sub = argv.find((a) => !a.startsWith("-"));
+  if (sub) {
+    const word = sub.replace(/[^\w-]/g, "");
+    const paragraphs = text.split(/\n\s*\n/).filter((p) =>
+      new RegExp(`^\`deno task [\\w-]+ ${word}[\\s\`\\[]`).test(p)
+    );
+    if (paragraphs.length) return paragraphs.join("\n\n");
+  }
+  return text;
+}
+
+/** The first paragraph of {@link taskHelp}: the usage line(s). */
+export function taskUsage(argv: readonly string[] = Deno.args): string {
+  return taskHelp(argv).split(/\n\s*\n/)[0];
+}
+
+/**
+ * Runs a task's main function. `--help` or `-h` anywhere prints {@link taskHelp} and exits 0 without running
+ * anything (the one help mechanism of every task and subcommand). Usage errors print their message and exit 2;
+ * an error carrying an `exitCode` (training stopped by Ctrl-C: 130) prints its message and exits with it; other
+ * errors print the message (and the stack when SF2_DEBUG is set) and exit 1.
  */
 export async function runTask(main: () => Promise<number | void>): Promise<never> {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(taskHelp());
+    Deno.exit(0);
+  }
   try {
     const code = await main();
     Deno.exit(code ?? 0);
@@ -96,10 +134,10 @@ export async function runTask(main: () => Promise<number | void>): Promise<never
       console.error(err.message);
       Deno.exit(2);
     }
-    const e = err as Error;
+    const e = err as Error & { exitCode?: unknown };
     console.error(`error: ${e.message}`);
     if (Deno.env.get("SF2_DEBUG")) console.error(e.stack);
-    Deno.exit(1);
+    Deno.exit(typeof e.exitCode === "number" ? e.exitCode : 1);
   }
 }
 
