@@ -7,14 +7,17 @@
  * [--pairs-per-fold 50] [--dir data/cache/synthetic]`: generates the kit's deterministic synthetic face dataset in
  * the LFW layout, atomically, with a progress bar.
  *
- * `deno task data check [--dir DIR] [--skip-incomplete]`: loads an LFW-layout folder (View 1 and View 2) and
- * reports counts and the identity overlap between the View 1 training people and the View 2 pairs.
+ * `deno task data check [--dir DIR] [--skip-incomplete]`: loads an LFW-layout folder (View 1 and View 2), decodes
+ * every image and looks up its landmark entry (a truncated or non-image file, an empty landmark file or a missing
+ * entry is an error naming the file; exit 1), lists the pairs dropped with `--skip-incomplete`, and reports counts
+ * and the identity overlap between the View 1 training people and the View 2 pairs.
  *
  * Progress goes to stderr; the last stdout line is a JSON summary.
  * @module
  */
 import { z } from "zod";
 import { parseFlags, runTask, UsageError } from "../lib/cli/flags.ts";
+import { Progress } from "../lib/cli/progress.ts";
 import { cleanDownload, downloadLfw } from "../lib/data/download.ts";
 import { identityOverlap } from "../lib/data/formats.ts";
 import { openLfw } from "../lib/data/lfw.ts";
@@ -97,8 +100,27 @@ await runTask(async () => {
     const opts = { skipIncomplete: flags.skipIncomplete };
     const v1 = await lfw.view1(opts);
     const v2 = await lfw.view2(opts);
-    const dropped = v1.test.dropped.length + v2.pairs.dropped.length;
-    if (dropped) console.error(`data check: dropped ${dropped} pair(s) with a missing image (--skip-incomplete)`);
+    const dropped = [...v1.test.dropped, ...v2.pairs.dropped];
+    if (dropped.length) {
+      console.error(`data check: dropped ${dropped.length} pair(s) with a missing image (--skip-incomplete):`);
+      for (const p of dropped.slice(0, 20)) {
+        console.error(`  line ${p.line}: ${p.a.name} ${p.a.index} / ${p.b.name} ${p.b.index}`);
+      }
+      if (dropped.length > 20) console.error(`  … and ${dropped.length - 20} more`);
+    }
+    // Decode every image and look up every landmark entry: bad data is found here, not hours into training.
+    const refs = [
+      ...v1.train.flatMap((i) => i.images),
+      ...[...v1.test.pairs, ...v2.pairs.pairs].flatMap((p) => [p.a, p.b]),
+    ];
+    const bar = new Progress("data check: images", new Set(refs.map((r) => lfw.imagePath(r))).size);
+    const problems = await lfw.verifyImages(refs, () => bar.tick());
+    bar.done();
+    if (problems.length) {
+      for (const p of problems.slice(0, 50)) console.error(p);
+      if (problems.length > 50) console.error(`… and ${problems.length - 50} more`);
+      throw new Error(`data check: ${problems.length} problem(s) in ${flags.dir} (listed above)`);
+    }
     const overlap = identityOverlap(v1.train.map((i) => i.name), v2.pairs.pairs.flatMap((p) => [p.a.name, p.b.name]));
     console.log(JSON.stringify({
       dir: flags.dir,
