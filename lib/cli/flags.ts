@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { type BackendChoice, type BackendRequest, initBackend, parseBackendRequest } from "../backend/select.ts";
 
@@ -139,6 +140,17 @@ export async function runTask(main: () => Promise<number | void>): Promise<never
     if (Deno.env.get("SF2_DEBUG")) console.error(e.stack);
     Deno.exit(typeof e.exitCode === "number" ? e.exitCode : 1);
   }
+}
+
+/**
+ * A path the user typed, resolved against the directory the command was started in: `deno task` runs tasks in
+ * the kit root and says where it was started in `INIT_CWD`, so `deno task align face.jpg` from a photo folder
+ * reads that folder's `face.jpg`. Defaults the kit chooses (`results/…`, `data/cache/…`) stay kit-relative.
+ */
+export function userPath(path: string): string {
+  const base = Deno.env.get("INIT_CWD");
+  // Unchanged when started in the kit root, so messages show the path as typed.
+  return base === undefined || isAbsolute(path) || resolve(base) === Deno.cwd() ? path : resolve(base, path);
 }
 
 /** `--shard I/N` (1 ≤ I ≤ N): which share of a job list this process runs; parsed to `[I, N]`. */

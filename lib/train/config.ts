@@ -203,6 +203,9 @@ export async function loadTrainConfig(file: string, overrides: readonly string[]
   } catch (err) {
     throw new ConfigError(`${file}: not valid JSON (${(err as Error).message})`);
   }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ConfigError(`${file}: a train config must be a JSON object, got ${JSON.stringify(raw).slice(0, 40)}`);
+  }
   const source = overrides.length ? `${file} (with ${overrides.join(" ")})` : file;
   return parseTrainConfig(applyOverrides(raw, overrides), source);
 }

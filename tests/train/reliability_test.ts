@@ -162,3 +162,12 @@ Deno.test("checkpoint: files written before the header checksum (format 1) still
   await writeCheckpoint(`${dir}/c.sf2`, { step: 1 }, [{ name: "w", shape: [1], data: Float32Array.of(3) }]);
   expect(names(dir)).toEqual(["c.sf2"]);
 });
+
+Deno.test("a run.json that is not an object (null, [1,2]) or not JSON is an error naming the file", async () => {
+  const { loadTrainedModel } = await import("../../lib/train/restore.ts");
+  for (const text of ["null", "[1,2]", "{"]) {
+    const dir = await Deno.makeTempDir();
+    await Deno.writeTextFile(`${dir}/run.json`, text);
+    await expect(loadTrainedModel(dir)).rejects.toThrow(new RegExp(`${dir}/run\\.json: `));
+  }
+});
