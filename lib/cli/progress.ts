@@ -58,7 +58,7 @@ export function formatDuration(seconds: number): string {
 }
 
 /** `label [#####.....] 512/1000 51% detail 120/s ETA 1m02s`. */
-export function progressLine(s: ProgressState, rate: number): string {
+function progressLine(s: ProgressState, rate: number): string {
   const frac = s.total ? Math.min(1, s.done / s.total) : 1;
   const width = 24, full = Math.round(frac * width);
   const eta = s.final || s.done >= s.total ? "" : ` ETA ${formatDuration(s.eta)}`;

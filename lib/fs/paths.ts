@@ -11,6 +11,9 @@
  * @module
  */
 
+/** The kit's root folder (absolute, with a trailing slash): the one definition every module uses. */
+export const REPO_ROOT: string = new URL("../../", import.meta.url).pathname;
+
 async function statOrNull(path: string, follow: boolean): Promise<Deno.FileInfo | null> {
   try {
     return follow ? await Deno.stat(path) : await Deno.lstat(path);

@@ -9,9 +9,7 @@
  * ```
  * @module
  */
-
-/** The repository root (two levels above this file). */
-const REPO_ROOT = new URL("../../", import.meta.url).pathname;
+import { REPO_ROOT } from "../fs/paths.ts";
 
 export interface RunMetadata {
   /** ISO 8601, UTC. */
