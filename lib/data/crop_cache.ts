@@ -20,6 +20,7 @@ import { alignFace, templateFor } from "./alignment.ts";
 import { DataError } from "./errors.ts";
 import { readImage, type RgbImage, toInputArray } from "./image.ts";
 import { Progress } from "../cli/progress.ts";
+import { removeStaleTemps } from "../fs/lock.ts";
 import { sha256Hex } from "../fs/sha256.ts";
 
 /** One image to cache. */
@@ -142,6 +143,7 @@ export async function loadOrBuildCropCache(
     ids: sources.map((s) => s.id),
   };
   await Deno.mkdir(dir, { recursive: true });
+  await removeStaleTemps(dir); // left by builds that were killed
   const tag = `.tmp-${Deno.pid}`;
   try {
     await Deno.writeFile(`${base}.u8${tag}`, data);
@@ -151,7 +153,7 @@ export async function loadOrBuildCropCache(
   } catch (err) {
     await Deno.remove(`${base}.u8${tag}`).catch(() => {});
     await Deno.remove(`${base}.json${tag}`).catch(() => {});
-    throw err;
+    throw new Error(`cannot write the crop cache ${base}.u8: ${(err as Error).message}`, { cause: err });
   }
   return new CropCache(size, index.ids, data, `${base}.u8`);
 }

@@ -131,9 +131,14 @@ function onTerminationSignals(cleanup: () => void): () => void {
 /** Writes `content` to `dir/relative`, creating intermediate folders. */
 export async function writeFileIn(dir: string, relative: string, content: string | Uint8Array): Promise<void> {
   const path = join(dir, relative);
-  await Deno.mkdir(dirname(path), { recursive: true });
-  if (typeof content === "string") await Deno.writeTextFile(path, content);
-  else await Deno.writeFile(path, content);
+  try {
+    await Deno.mkdir(dirname(path), { recursive: true });
+    if (typeof content === "string") await Deno.writeTextFile(path, content);
+    else await Deno.writeFile(path, content);
+  } catch (err) {
+    // "No space left on device" alone names no file.
+    throw new Error(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /**

@@ -29,7 +29,11 @@ export class JsonlLog {
   async write(record: Record<string, unknown>): Promise<void> {
     const bytes = enc.encode(JSON.stringify(record) + "\n");
     let written = 0;
-    while (written < bytes.length) written += await this.file.write(bytes.subarray(written));
+    try {
+      while (written < bytes.length) written += await this.file.write(bytes.subarray(written));
+    } catch (err) {
+      throw new Error(`cannot write ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   close(): void {

@@ -83,3 +83,19 @@ Deno.test("crop cache: a cache replaced by same-size garbage is detected by its 
   const again = await loadOrBuildCropCache(cacheDir, "t", 16, sources, { quiet: true });
   expect(again.crop(0).data).toEqual(good);
 });
+
+Deno.test("crop cache: temp files of a killed build (dead pid) are removed by the next build", async () => {
+  const { dir, rel } = await dataset();
+  const cacheDir = await Deno.makeTempDir();
+  const child = new Deno.Command("true").spawn();
+  await child.status;
+  await Deno.writeFile(`${cacheDir}/t-16px-0123456789abcdef.u8.tmp-${child.pid}`, new Uint8Array(10));
+  const sources = [{
+    id: rel,
+    path: `${dir}/images/${rel}`,
+    landmarks: [107, 107, 147, 111, 124, 143, 103, 157, 139, 161],
+    frame: 250,
+  }];
+  await loadOrBuildCropCache(cacheDir, "t", 16, sources, { quiet: true });
+  expect([...Deno.readDirSync(cacheDir)].filter((e) => e.name.includes(".tmp-"))).toEqual([]);
+});

@@ -127,6 +127,26 @@ Deno.test("atomic writes: a failed write (file too large) leaves no temp file an
   expect(names(`${dir}/out`)).toEqual([]);
 });
 
+Deno.test("atomic folders: a failed write inside (file too large) names the file and leaves no temp folder", async () => {
+  const dir = await Deno.makeTempDir();
+  const script = `${dir}/write.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { writeDirAtomic, writeFileIn } from "${REPO}lib/report/write.ts";\n` +
+      `await writeDirAtomic("${dir}/out", (tmp) => writeFileIn(tmp, "big.bin", new Uint8Array(4 << 20)));\n`,
+  );
+  const out = await new Deno.Command("bash", {
+    args: ["-c", `trap '' XFSZ; ulimit -f 512; exec "${Deno.execPath()}" run -A "${script}"`],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  expect(out.code).not.toBe(0);
+  expect(stderr).toMatch(new RegExp(`${dir}/out\\.tmp-\\d+/big\\.bin`));
+  expect(names(dir)).toEqual(["write.ts"]);
+});
+
 Deno.test("atomic folders: a temp folder left by a killed writer (dead pid) is removed by the next write", async () => {
   const parent = await Deno.makeTempDir();
   const dead = await deadPid();
