@@ -59,13 +59,13 @@ function checkRange(fields: string[], values: number[], width: number, height: n
 }
 
 await runTask(async () => {
-  const { flags, positionals } = parseFlags(Deno.args, Flags, "align");
+  const { flags, positionals } = parseFlags(Deno.args, Flags, "align", { paths: ["out"] });
   if (positionals.length !== 1) throw new UsageError("align: give exactly one IMAGE");
   const image = userPath(positionals[0]);
   const img = await readImage(image);
   checkRange(flags.landmarks.fields, flags.landmarks.values, img.width, img.height);
   const { crop, matrix } = alignFace(img, flags.landmarks.values, flags.size);
-  const out = flags.out ? userPath(flags.out) : `${image.replace(/\.[^./]+$/, "")}.aligned${flags.size}.png`;
+  const out = flags.out ?? `${image.replace(/\.[^./]+$/, "")}.aligned${flags.size}.png`;
   const tmp = `${out}.tmp-${Deno.pid}`;
   try {
     await Deno.writeFile(tmp, await ENCODERS[extensionOf(out)](crop));

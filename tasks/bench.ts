@@ -98,7 +98,7 @@ await runTask(async () => {
     return;
   }
   if (what === "head-scaling") {
-    const { flags, positionals } = parseFlags(rest, ScalingFlags, "bench head-scaling");
+    const { flags, positionals } = parseFlags(rest, ScalingFlags, "bench head-scaling", { paths: ["out"] });
     if (positionals.length) throw new UsageError(`bench head-scaling: unexpected argument ${positionals[0]}`);
     console.error(`backend: ${flags.backend} (one per shard worker)`);
     const data = await scalingReport({

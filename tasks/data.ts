@@ -53,7 +53,7 @@ const USAGE = "data: give a dataset: lfw | synthetic | check";
 await runTask(async () => {
   const [what, ...rest] = Deno.args;
   if (what === "lfw") {
-    const { flags, positionals } = parseFlags(rest, LfwFlags, "data lfw");
+    const { flags, positionals } = parseFlags(rest, LfwFlags, "data lfw", { paths: ["dir"] });
     if (positionals.length) throw new UsageError(`data lfw: unexpected argument ${positionals[0]}`);
     if (flags.clean) {
       const had = await cleanDownload(flags.dir);
@@ -74,7 +74,7 @@ await runTask(async () => {
     }
     console.log(JSON.stringify(s));
   } else if (what === "synthetic") {
-    const { flags, positionals } = parseFlags(rest, SyntheticFlags, "data synthetic");
+    const { flags, positionals } = parseFlags(rest, SyntheticFlags, "data synthetic", { paths: ["dir"] });
     if (positionals.length) throw new UsageError(`data synthetic: unexpected argument ${positionals[0]}`);
     let s;
     try {
@@ -94,7 +94,7 @@ await runTask(async () => {
       }),
     );
   } else if (what === "check") {
-    const { flags, positionals } = parseFlags(rest, CheckFlags, "data check");
+    const { flags, positionals } = parseFlags(rest, CheckFlags, "data check", { paths: ["dir"] });
     if (positionals.length) throw new UsageError(`data check: unexpected argument ${positionals[0]}`);
     const lfw = await openLfw(flags.dir);
     const opts = { skipIncomplete: flags.skipIncomplete };

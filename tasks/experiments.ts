@@ -51,7 +51,7 @@ const Flags = z.strictObject({
 });
 
 await runTask(async () => {
-  const { flags, positionals } = parseFlags(Deno.args, Flags, "experiments");
+  const { flags, positionals } = parseFlags(Deno.args, Flags, "experiments", { paths: ["work", "results", "data"] });
   if (positionals.length) throw new UsageError(`experiments: unexpected argument ${positionals[0]}`);
   if (flags.profile === undefined) {
     // A grid runs for minutes (smoke) to hours (cpu): never start one the user did not name.

@@ -20,11 +20,16 @@ export interface ParsedFlags<T> {
   positionals: string[];
 }
 
-/** Splits argv into positionals and `--key value` pairs (a bare `--flag` is `true`), then validates. */
+/**
+ * Splits argv into positionals and `--key value` pairs (a bare `--flag` is `true`), then validates. The flags
+ * named in `options.paths` are paths the user typed: given relative, they resolve with {@link userPath} (defaults
+ * the schema fills in stay kit-relative).
+ */
 export function parseFlags<S extends z.ZodType>(
   argv: readonly string[],
   schema: S,
   program = "task",
+  options: { paths?: readonly string[] } = {},
 ): ParsedFlags<z.output<S>> {
   const raw: Record<string, string | boolean> = {};
   const positionals: string[] = [];
@@ -43,6 +48,9 @@ export function parseFlags<S extends z.ZodType>(
     } else {
       raw[camel(body)] = true;
     }
+  }
+  for (const key of options.paths ?? []) {
+    if (typeof raw[key] === "string" && raw[key] !== "") raw[key] = userPath(raw[key] as string);
   }
   const result = schema.safeParse(raw);
   if (!result.success) {

@@ -99,3 +99,11 @@ Deno.test("crop cache: temp files of a killed build (dead pid) are removed by th
   await loadOrBuildCropCache(cacheDir, "t", 16, sources, { quiet: true });
   expect([...Deno.readDirSync(cacheDir)].filter((e) => e.name.includes(".tmp-"))).toEqual([]);
 });
+
+Deno.test("data check: a relative --dir typed in another directory resolves there (INIT_CWD)", async () => {
+  const { dir } = await dataset();
+  const parent = dir.replace(/\/syn$/, "");
+  const r = await runDeno(["tasks/data.ts", "check", "--dir", "syn"], { INIT_CWD: parent });
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.stdout.trim().split("\n").at(-1)!).dir).toBe(dir);
+});
