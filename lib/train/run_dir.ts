@@ -56,8 +56,9 @@ async function ownedByTrain(runDir: string): Promise<boolean> {
 const incidental = (name: string) => name === RUN_FILES.lock || /\.tmp-\d+$/.test(name);
 
 /**
- * Opens `runDir` for a run: refuses a foreign non-empty folder (fresh runs), takes the lock, removes stale temp
- * files, and checks the checkpoint against `resume` (required when resuming; refused on a fresh run).
+ * Opens `runDir` for a run: takes the lock, then refuses a foreign non-empty folder (fresh runs; the lock file is
+ * removed again), removes stale temp files, and checks the checkpoint against `resume` (required when resuming;
+ * refused on a fresh run).
  */
 export async function openRunDir(runDir: string, options: { resume?: boolean }): Promise<RunDir> {
   const paths = {
@@ -68,28 +69,14 @@ export async function openRunDir(runDir: string, options: { resume?: boolean }):
   };
   const existed = await pathExists(runDir);
   if (existed && !(await isDir(runDir))) throw new Error(`${runDir} exists and is not a folder`);
-  if (existed && !options.resume && !(await ownedByTrain(runDir))) {
-    for await (const e of Deno.readDir(runDir)) {
-      if (incidental(e.name)) continue;
-      throw new Error(
-        `refusing to train into ${runDir}: it is not empty and has no ${RUN_FILES.marker}, so train did not ` +
-          `create it (found ${e.name}); choose another --out or empty the folder`,
-      );
-    }
-  }
   try {
     await Deno.mkdir(runDir, { recursive: true });
   } catch (err) {
     throw new Error(`cannot create the run folder ${runDir}: ${(err as Error).message}`);
   }
   const created = !existed;
-  let release: () => void;
-  try {
-    release = await acquireLock(join(runDir, RUN_FILES.lock), `run folder ${runDir}`);
-  } catch (err) {
-    if (created) await Deno.remove(runDir, { recursive: true }).catch(() => {});
-    throw err;
-  }
+  // Not removed when the lock is refused, even if this call created the folder: the owner is using it.
+  const release = await acquireLock(join(runDir, RUN_FILES.lock), `run folder ${runDir}`);
   const close = (discard = false) => {
     release();
     if (discard && created) {
@@ -101,6 +88,16 @@ export async function openRunDir(runDir: string, options: { resume?: boolean }):
     }
   };
   try {
+    // Checked under the lock: a concurrent run's marker must not make this folder look foreign, nor the reverse.
+    if (existed && !options.resume && !(await ownedByTrain(runDir))) {
+      for await (const e of Deno.readDir(runDir)) {
+        if (incidental(e.name)) continue;
+        throw new Error(
+          `refusing to train into ${runDir}: it is not empty and has no ${RUN_FILES.marker}, so train did not ` +
+            `create it (found ${e.name}); choose another --out or empty the folder`,
+        );
+      }
+    }
     await removeStaleTemps(runDir);
     const hasCheckpoint = await pathExists(paths.checkpoint);
     if (options.resume && !hasCheckpoint) throw new Error(`cannot resume: ${paths.checkpoint} does not exist`);
