@@ -46,6 +46,8 @@ export interface ProgressOptions {
   intervalMs?: number;
   /** Clock, injectable for tests. */
   now?: () => number;
+  /** Show the items per second (default true; off when the detail already says it, as training's img/s). */
+  rate?: boolean;
 }
 
 /** Formats seconds as `1h02m`, `3m05s`, `42s`. */
@@ -57,13 +59,14 @@ export function formatDuration(seconds: number): string {
   return `${s}s`;
 }
 
-/** `label [#####.....] 512/1000 51% detail 120/s ETA 1m02s`. */
-function progressLine(s: ProgressState, rate: number): string {
+/** `label [#####.....] 512/1000 51% detail 120/s ETA 1m02s` (no rate when `rate` is null). */
+function progressLine(s: ProgressState, rate: number | null): string {
   const frac = s.total ? Math.min(1, s.done / s.total) : 1;
   const width = 24, full = Math.round(frac * width);
   const eta = s.final || s.done >= s.total ? "" : ` ETA ${formatDuration(s.eta)}`;
   return `${s.label} [${"#".repeat(full)}${".".repeat(width - full)}] ${s.done}/${s.total} ` +
-    `${Math.round(frac * 100)}%${s.detail ? ` ${s.detail}` : ""} ${rate.toFixed(rate < 10 ? 1 : 0)}/s${eta}`;
+    `${Math.round(frac * 100)}%${s.detail ? ` ${s.detail}` : ""}` +
+    `${rate === null ? "" : ` ${rate.toFixed(rate < 10 ? 1 : 0)}/s`}${eta}`;
 }
 
 /** Counts work items and shows the state through its sink, throttled. */
@@ -149,7 +152,8 @@ export class Progress {
 
   /** The current state as one text line. */
   line(): string {
-    return progressLine(this.state(), (this.#done - this.#from) / Math.max(1e-3, this.seconds));
+    const rate = this.options.rate === false ? null : (this.#done - this.#from) / Math.max(1e-3, this.seconds);
+    return progressLine(this.state(), rate);
   }
 
   #show(final: boolean): void | Promise<void> {

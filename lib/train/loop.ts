@@ -267,7 +267,7 @@ async function openRun(config: TrainConfig, options: TrainOptions): Promise<Open
       tensors: stateTensors(model, head, sgd),
       state: { step: 0, flipRng: Rng.fromSeed(seed, "flip") },
       lastCheckpointStep: null,
-      progress: new Progress("train", config.train.steps, { quiet: options.quiet }),
+      progress: new Progress("train", config.train.steps, { quiet: options.quiet, rate: false }),
     };
   } catch (err) {
     dir.close(true);
