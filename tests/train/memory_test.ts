@@ -24,6 +24,18 @@ Deno.test("memory: bench head with 2.5M classes is refused at once on wasm, nami
   expect(performance.now() - t0).toBeLessThan(30_000);
 });
 
+Deno.test({
+  name: "memory: bench head with 10M classes is refused at once on any backend (the machine's memory)",
+  // On a machine with more memory than the estimate the benchmark would really run: not a test for there.
+  ignore: Deno.systemMemoryInfo().total > headBenchBytes({ batch: 256, dim: 512, classes: 10_000_000 }),
+}, async () => {
+  const r = await runDeno(["tasks/bench.ts", "head", "--classes", "10000000", "--backend", "cpu", "--steps", "1"]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(
+    /bench head \(K=10000000, d=512, B=256\) needs at least \d+\.\d\d GiB, more than this machine's/,
+  );
+});
+
 Deno.test("memory: the estimates grow with classes and parameters; the machine's memory is a limit on every backend", () => {
   expect(headBenchBytes({ batch: 256, dim: 512, classes: 10_000_000 })).toBeGreaterThan(60 * 2 ** 30);
   const small = trainingBytes({ model: tinyConfig().model, classes: 10, batchSize: 8 });
