@@ -20,6 +20,7 @@ import { benchShardedHead } from "../lib/bench/head_parallel.ts";
 import { scalingReport, writeScalingReport } from "../lib/report/scaling_report.ts";
 import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
 import { HEAD_TYPES } from "../lib/losses/config.ts";
+import { checkMemory, headBenchBytes } from "../lib/train/memory.ts";
 
 const count = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
 
@@ -97,7 +98,7 @@ await runTask(async () => {
     return;
   }
   if (what === "head-scaling") {
-    const { flags, positionals } = parseFlags(rest, ScalingFlags, "bench head-scaling");
+    const { flags, positionals } = parseFlags(rest, ScalingFlags, "bench head-scaling", { paths: ["out"] });
     if (positionals.length) throw new UsageError(`bench head-scaling: unexpected argument ${positionals[0]}`);
     console.error(`backend: ${flags.backend} (one per shard worker)`);
     const data = await scalingReport({
@@ -135,7 +136,13 @@ await runTask(async () => {
     console.log(JSON.stringify(await benchShardedHead({ ...rest, shards, backend })));
     return;
   }
-  await startBackend(flags.backend);
+  const backend = await startBackend(flags.backend);
+  // Refused before anything is allocated (10M classes would otherwise grow for minutes before failing).
+  checkMemory(
+    headBenchBytes(flags),
+    `bench head (K=${flags.classes}, d=${flags.dim}, B=${flags.batch})`,
+    backend.name,
+  );
   console.error(
     `bench head: ${flags.loss} B=${flags.batch} d=${flags.dim} K=${flags.classes}, ` +
       `${flags.warmup} warm-up + ${flags.steps} timed steps`,

@@ -7,14 +7,17 @@
  * [--pairs-per-fold 50] [--dir data/cache/synthetic]`: generates the kit's deterministic synthetic face dataset in
  * the LFW layout, atomically, with a progress bar.
  *
- * `deno task data check [--dir DIR] [--skip-incomplete]`: loads an LFW-layout folder (View 1 and View 2) and
- * reports counts and the identity overlap between the View 1 training people and the View 2 pairs.
+ * `deno task data check [--dir DIR] [--skip-incomplete]`: loads an LFW-layout folder (View 1 and View 2), decodes
+ * every image and looks up its landmark entry (a truncated or non-image file, an empty landmark file or a missing
+ * entry is an error naming the file; exit 1), lists the pairs dropped with `--skip-incomplete`, and reports counts
+ * and the identity overlap between the View 1 training people and the View 2 pairs.
  *
  * Progress goes to stderr; the last stdout line is a JSON summary.
  * @module
  */
 import { z } from "zod";
 import { parseFlags, runTask, UsageError } from "../lib/cli/flags.ts";
+import { Progress } from "../lib/cli/progress.ts";
 import { cleanDownload, downloadLfw } from "../lib/data/download.ts";
 import { identityOverlap } from "../lib/data/formats.ts";
 import { openLfw } from "../lib/data/lfw.ts";
@@ -50,7 +53,7 @@ const USAGE = "data: give a dataset: lfw | synthetic | check";
 await runTask(async () => {
   const [what, ...rest] = Deno.args;
   if (what === "lfw") {
-    const { flags, positionals } = parseFlags(rest, LfwFlags, "data lfw");
+    const { flags, positionals } = parseFlags(rest, LfwFlags, "data lfw", { paths: ["dir"] });
     if (positionals.length) throw new UsageError(`data lfw: unexpected argument ${positionals[0]}`);
     if (flags.clean) {
       const had = await cleanDownload(flags.dir);
@@ -71,7 +74,7 @@ await runTask(async () => {
     }
     console.log(JSON.stringify(s));
   } else if (what === "synthetic") {
-    const { flags, positionals } = parseFlags(rest, SyntheticFlags, "data synthetic");
+    const { flags, positionals } = parseFlags(rest, SyntheticFlags, "data synthetic", { paths: ["dir"] });
     if (positionals.length) throw new UsageError(`data synthetic: unexpected argument ${positionals[0]}`);
     let s;
     try {
@@ -91,14 +94,33 @@ await runTask(async () => {
       }),
     );
   } else if (what === "check") {
-    const { flags, positionals } = parseFlags(rest, CheckFlags, "data check");
+    const { flags, positionals } = parseFlags(rest, CheckFlags, "data check", { paths: ["dir"] });
     if (positionals.length) throw new UsageError(`data check: unexpected argument ${positionals[0]}`);
     const lfw = await openLfw(flags.dir);
     const opts = { skipIncomplete: flags.skipIncomplete };
     const v1 = await lfw.view1(opts);
     const v2 = await lfw.view2(opts);
-    const dropped = v1.test.dropped.length + v2.pairs.dropped.length;
-    if (dropped) console.error(`data check: dropped ${dropped} pair(s) with a missing image (--skip-incomplete)`);
+    const dropped = [...v1.test.dropped, ...v2.pairs.dropped];
+    if (dropped.length) {
+      console.error(`data check: dropped ${dropped.length} pair(s) with a missing image (--skip-incomplete):`);
+      for (const p of dropped.slice(0, 20)) {
+        console.error(`  line ${p.line}: ${p.a.name} ${p.a.index} / ${p.b.name} ${p.b.index}`);
+      }
+      if (dropped.length > 20) console.error(`  … and ${dropped.length - 20} more`);
+    }
+    // Decode every image and look up every landmark entry: bad data is found here, not hours into training.
+    const refs = [
+      ...v1.train.flatMap((i) => i.images),
+      ...[...v1.test.pairs, ...v2.pairs.pairs].flatMap((p) => [p.a, p.b]),
+    ];
+    const bar = new Progress("data check: images", new Set(refs.map((r) => lfw.imagePath(r))).size);
+    const problems = await lfw.verifyImages(refs, () => bar.tick());
+    bar.done();
+    if (problems.length) {
+      for (const p of problems.slice(0, 50)) console.error(p);
+      if (problems.length > 50) console.error(`… and ${problems.length - 50} more`);
+      throw new Error(`data check: ${problems.length} problem(s) in ${flags.dir} (listed above)`);
+    }
     const overlap = identityOverlap(v1.train.map((i) => i.name), v2.pairs.pairs.flatMap((p) => [p.a.name, p.b.name]));
     console.log(JSON.stringify({
       dir: flags.dir,

@@ -14,7 +14,7 @@
  * @module
  */
 import { z } from "zod";
-import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
+import { backendFlag, parseFlags, runTask, startBackend, UsageError, userPath } from "../lib/cli/flags.ts";
 import { Progress } from "../lib/cli/progress.ts";
 import { readImage } from "../lib/data/image.ts";
 import { LFW_LANDMARK_FRAME } from "../lib/data/landmarks.ts";
@@ -64,7 +64,7 @@ async function dataDir(data: string): Promise<string> {
 }
 
 await runTask(async () => {
-  const { flags, positionals } = parseFlags(Deno.args, Flags, "eval");
+  const { flags, positionals } = parseFlags(Deno.args, Flags, "eval", { paths: ["out"] });
   if (positionals.length > 1) {
     throw new UsageError(`eval: give one model (RUN_DIR or --peer), got ${positionals.join(" ")}`);
   }
@@ -87,7 +87,7 @@ await runTask(async () => {
       },
     };
   } else {
-    const trained = await loadTrainedModel(positionals[0]);
+    const trained = await loadTrainedModel(userPath(positionals[0]));
     const imagesDir = `${dir}/images/`;
     embedder = modelEmbedder(trained, (path, width) => {
       const rel = path.startsWith(imagesDir) ? path.slice(imagesDir.length) : path;

@@ -1,5 +1,5 @@
 /**
- * `deno task experiments [--profile cpu] [--shard I/N] [--recompute] [--work results/experiments/PROFILE]
+ * `deno task experiments --profile smoke|cpu|… [--shard I/N] [--recompute] [--work results/experiments/PROFILE]
  * [--results FILE] [--data DIR] [--families a,b] [--backend NAME]`: trains a profile's grid of the paper's experiments (configs/experiments/),
  * resumable (rerun the same command after a kill) and splittable (`--shard 1/2` and `--shard 2/2` in two
  * processes; set OMP_NUM_THREADS=1 for each on a 2-core machine). When every job of the grid has a record, the
@@ -11,7 +11,7 @@
  * @module
  */
 import { z } from "zod";
-import { backendFlag, parseFlags, runTask, shardFlag, startBackend, UsageError } from "../lib/cli/flags.ts";
+import { backendFlag, parseFlags, runTask, shardFlag, startBackend, taskUsage, UsageError } from "../lib/cli/flags.ts";
 import { runGrid } from "../lib/experiments/grid.ts";
 import { gridPaths, writeResults } from "../lib/experiments/reference.ts";
 import {
@@ -27,7 +27,7 @@ const PROFILES = await profileNames();
 
 const Flags = z.strictObject({
   backend: backendFlag,
-  profile: z.string().default("cpu").refine((p) => PROFILES.includes(p), {
+  profile: z.string().optional().refine((p) => p === undefined || PROFILES.includes(p), {
     error: (issue) => `unknown profile ${JSON.stringify(issue.input)}; allowed: ${PROFILES.join(", ")}`,
   }),
   shard: shardFlag,
@@ -51,8 +51,15 @@ const Flags = z.strictObject({
 });
 
 await runTask(async () => {
-  const { flags, positionals } = parseFlags(Deno.args, Flags, "experiments");
+  const { flags, positionals } = parseFlags(Deno.args, Flags, "experiments", { paths: ["work", "results", "data"] });
   if (positionals.length) throw new UsageError(`experiments: unexpected argument ${positionals[0]}`);
+  if (flags.profile === undefined) {
+    // A grid runs for minutes (smoke) to hours (cpu): never start one the user did not name.
+    throw new UsageError(
+      `experiments: give --profile (${PROFILES.join(", ")}); smoke takes minutes, cpu about 2 hours on 2 cores\n` +
+        taskUsage(),
+    );
+  }
   const backend = await startBackend(flags.backend);
   const loaded = await loadProfile(flags.profile);
   const onData = flags.data ? withSyntheticDir(loaded, flags.data) : loaded;

@@ -34,7 +34,7 @@ function parseParams(value: string | undefined): Record<string, unknown> {
 }
 
 await runTask(async () => {
-  const { flags, positionals } = parseFlags(Deno.args, Flags, "notebooks");
+  const { flags, positionals } = parseFlags(Deno.args, Flags, "notebooks", { paths: ["out"] });
   const params = parseParams(flags.params);
   let selected;
   try {

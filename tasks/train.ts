@@ -4,11 +4,14 @@
  * run.json, log.jsonl, checkpoint.sf2, metrics.json. Overrides are dotted config paths validated like the file
  * (`--train.steps=100 --head.lambda=0.5 --seed=3`); values are JSON when they parse as JSON, strings otherwise.
  * `--resume` continues an interrupted run from its checkpoint (bit-identical to an uninterrupted run on the same
- * backend). A progress bar with ETA goes to stderr; the last line of stdout is a JSON summary.
+ * backend); Ctrl-C stops after the current step with a checkpoint (exit 130), so `--resume` continues from there.
+ * The run folder is locked while in use (`run.lock`), and a fresh run refuses a non-empty folder that train did
+ * not create. Relative CONFIG and `--out` are taken from the directory the command was started in. A progress bar
+ * with ETA goes to stderr; the last line of stdout is a JSON summary.
  * @module
  */
 import { join } from "node:path";
-import { backendFlag, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
+import { backendFlag, runTask, startBackend, UsageError, userPath } from "../lib/cli/flags.ts";
 import { ConfigError, loadTrainConfig } from "../lib/train/config.ts";
 import { trainRun } from "../lib/train/loop.ts";
 
@@ -16,7 +19,7 @@ const USAGE =
   "usage: deno task train CONFIG [--path.to.key=value ...] [--out DIR] [--resume] [--backend NAME] [--quiet]";
 
 /** Task flags; every other `--x=…` is a config override. */
-const TASK_FLAGS = new Set(["out", "resume", "backend", "quiet", "help"]);
+const TASK_FLAGS = new Set(["out", "resume", "backend", "quiet"]);
 
 function splitArgs(argv: readonly string[]) {
   const positionals: string[] = [];
@@ -45,17 +48,13 @@ function splitArgs(argv: readonly string[]) {
 
 await runTask(async () => {
   const { positionals, overrides, flags } = splitArgs(Deno.args);
-  if (flags.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) throw new UsageError(`train: give exactly one CONFIG file\n${USAGE}`);
   for (const k of ["out", "backend"] as const) {
     if (flags[k] === true) throw new UsageError(`train: --${k} needs a value`);
   }
   let config;
   try {
-    config = await loadTrainConfig(positionals[0], overrides);
+    config = await loadTrainConfig(userPath(positionals[0]), overrides);
   } catch (err) {
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
@@ -63,7 +62,7 @@ await runTask(async () => {
   const backend = backendFlag.safeParse(flags.backend === undefined ? undefined : String(flags.backend));
   if (!backend.success) throw new UsageError(`train: --backend: ${backend.error.issues[0].message}`);
   const choice = await startBackend(backend.data);
-  const outDir = typeof flags.out === "string" ? flags.out : join("results", "train", config.name);
+  const outDir = typeof flags.out === "string" ? userPath(flags.out) : join("results", "train", config.name);
   const result = await trainRun(config, {
     outDir,
     resume: flags.resume === true || flags.resume === "true",

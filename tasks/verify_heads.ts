@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
+import { backendFlag, parseFlags, runTask, startBackend, UsageError, userPath } from "../lib/cli/flags.ts";
 import { loadGoldenFile, verifyFile } from "../lib/losses/golden.ts";
 
 const DEFAULT_FILE = new URL("../tests/golden/heads.json", import.meta.url).pathname;
@@ -18,7 +18,7 @@ await runTask(async () => {
     "verify-heads",
   );
   if (positionals.length > 1) throw new UsageError("verify-heads: give at most one FILE");
-  const file = positionals[0] ?? DEFAULT_FILE;
+  const file = positionals[0] !== undefined ? userPath(positionals[0]) : DEFAULT_FILE;
   await startBackend(flags.backend);
   const golden = await loadGoldenFile(file);
   console.log(`file: ${file} (${golden.cases.length} cases; columns: field maxAbsError (error/allowance))`);

@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from "zod";
-import { parseFlags, runTask, UsageError } from "../lib/cli/flags.ts";
+import { parseFlags, runTask, UsageError, userPath } from "../lib/cli/flags.ts";
 import { loadMetricGoldens, verifyMetricFile } from "../lib/eval/golden.ts";
 
 const DEFAULT_FILE = new URL("../tests/golden/metrics.json", import.meta.url).pathname;
@@ -15,7 +15,7 @@ const DEFAULT_FILE = new URL("../tests/golden/metrics.json", import.meta.url).pa
 await runTask(async () => {
   const { positionals } = parseFlags(Deno.args, z.strictObject({}), "verify-metrics");
   if (positionals.length > 1) throw new UsageError("verify-metrics: give at most one FILE");
-  const file = positionals[0] ?? DEFAULT_FILE;
+  const file = positionals[0] !== undefined ? userPath(positionals[0]) : DEFAULT_FILE;
   const golden = await loadMetricGoldens(file);
   console.log(`file: ${file} (${golden.cases.length} cases; tolerance ${golden.tolerance_abs} absolute)`);
   const { results, failed, summary } = verifyMetricFile(golden);

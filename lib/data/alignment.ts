@@ -136,8 +136,3 @@ export function alignFace(img: RgbImage, landmarks: readonly number[] | Points5,
   const matrix = similarityTransform(pts, templateFor(size));
   return { crop: warpAffine(img, matrix, size), matrix };
 }
-
-/** Multiplies landmark coordinates by `factor` (e.g. width/250 for LFW's 250×250 landmark frame). */
-export function scaleLandmarks(flat: readonly number[], factor: number): number[] {
-  return flat.map((v) => v * factor);
-}

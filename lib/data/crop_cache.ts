@@ -17,8 +17,10 @@
  */
 import { join } from "node:path";
 import { alignFace, templateFor } from "./alignment.ts";
+import { DataError } from "./errors.ts";
 import { readImage, type RgbImage, toInputArray } from "./image.ts";
 import { Progress } from "../cli/progress.ts";
+import { removeStaleTemps } from "../fs/lock.ts";
 import { sha256Hex } from "../fs/sha256.ts";
 
 /** One image to cache. */
@@ -33,9 +35,14 @@ export interface CropSource {
   frame?: number;
 }
 
+/** Format 2 adds the SHA-256 of the crops (format-1 caches are rebuilt once). */
+const CACHE_FORMAT = "sf2-crop-cache/2";
+
 interface CacheIndex {
-  format: "sf2-crop-cache/1";
+  format: typeof CACHE_FORMAT;
   key: string;
+  /** Hex SHA-256 of the `.u8` file, checked on every load. */
+  sha256: string;
   name: string;
   size: number;
   template: number[][];
@@ -105,12 +112,18 @@ export async function loadOrBuildCropCache(
 
   const per = size * size * 3;
   const data = new Uint8Array(sources.length * per);
-  const bar = new Progress(`crops ${name} ${size}px`, sources.length, options.quiet);
+  const bar = new Progress(`crops ${name} ${size}px`, sources.length, { quiet: options.quiet });
   let next = 0;
   // A few decodes in flight: sharp decodes on its own threads while this one warps.
   const worker = async () => {
     for (let i = next++; i < sources.length; i = next++) {
       const s = sources[i];
+      if (s.landmarks.length !== 10) {
+        throw new DataError(
+          s.path,
+          `expected 10 landmark values (x1 y1 … x5 y5) for ${s.id}, got ${s.landmarks.length}`,
+        );
+      }
       const img = await readImage(s.path);
       const lm = s.frame ? s.landmarks.map((v) => (v * img.width) / s.frame!) : s.landmarks;
       data.set(alignFace(img, lm, size).crop.data, i * per);
@@ -121,14 +134,16 @@ export async function loadOrBuildCropCache(
   bar.done();
 
   const index: CacheIndex = {
-    format: "sf2-crop-cache/1",
+    format: CACHE_FORMAT,
     key,
+    sha256: await sha256Hex(data),
     name,
     size,
     template: templateFor(size).map(([x, y]) => [x, y]),
     ids: sources.map((s) => s.id),
   };
   await Deno.mkdir(dir, { recursive: true });
+  await removeStaleTemps(dir); // left by builds that were killed
   const tag = `.tmp-${Deno.pid}`;
   try {
     await Deno.writeFile(`${base}.u8${tag}`, data);
@@ -138,7 +153,7 @@ export async function loadOrBuildCropCache(
   } catch (err) {
     await Deno.remove(`${base}.u8${tag}`).catch(() => {});
     await Deno.remove(`${base}.json${tag}`).catch(() => {});
-    throw err;
+    throw new Error(`cannot write the crop cache ${base}.u8: ${(err as Error).message}`, { cause: err });
   }
   return new CropCache(size, index.ids, data, `${base}.u8`);
 }
@@ -150,8 +165,13 @@ async function tryLoad(base: string, key: string): Promise<CropCache | undefined
   } catch {
     return undefined;
   }
-  if (index.format !== "sf2-crop-cache/1" || index.key !== key) return undefined;
+  if (index.format !== CACHE_FORMAT || index.key !== key) return undefined;
   const data = await Deno.readFile(`${base}.u8`).catch(() => undefined);
   if (!data || data.length !== index.ids.length * index.size * index.size * 3) return undefined;
+  // Same size is not enough: a replaced or damaged file is rebuilt, never trained on.
+  if ((await sha256Hex(data)) !== index.sha256) {
+    console.error(`${base}.u8: checksum mismatch (damaged or replaced crop cache); rebuilding it`);
+    return undefined;
+  }
   return new CropCache(index.size, index.ids, data, `${base}.u8`);
 }

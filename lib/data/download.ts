@@ -119,7 +119,7 @@ export async function downloadLfw(dir: string, options: DownloadOptions = {}): P
   const refs = names.filter((p) => !wanted || wanted.has(p.name))
     .flatMap(({ name, count }) => Array.from({ length: count }, (_, i) => lfwRelativePath({ name, index: i + 1 })));
   const missing: string[] = [];
-  const bar = new Progress("lfw images", refs.length, options.quiet);
+  const bar = new Progress("lfw images", refs.length, { quiet: options.quiet });
   let next = 0;
   // The first failure stops every worker and aborts their transfers; the error is thrown only once all have
   // settled, so no worker of a failed run is still writing `.part` files when the user runs the command again.

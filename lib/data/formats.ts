@@ -142,11 +142,6 @@ export async function readPairList(file: string, root: string): Promise<{ pairs:
   return list;
 }
 
-/** The identity of a path in a one-folder-per-identity layout: its first component. */
-export function identityOfPath(path: string): string {
-  return path.split("/")[0];
-}
-
 /**
  * Identities (by name) present both in a training set and in a test pair list, sorted: the overlap list that
  * careful peers publish, since a test identity seen in training inflates verification accuracy.

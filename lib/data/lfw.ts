@@ -18,6 +18,7 @@
  */
 import { join } from "node:path";
 import { DataError, numberedLines, readTextFile } from "./errors.ts";
+import { readImage } from "./image.ts";
 import { type LandmarkTable, LFW_LANDMARK_FRAME, readLandmarkFile } from "./landmarks.ts";
 import { isDir, isFile } from "../fs/paths.ts";
 
@@ -211,10 +212,40 @@ export class LfwDataset {
 
   /** Landmarks of an image in its own pixel frame (the file's 250-frame values × width/250). */
   landmarksOf(ref: ImageRef, width: number): number[] {
+    return this.fileLandmarks(ref).map((x) => (x * width) / LFW_LANDMARK_FRAME);
+  }
+
+  /** Landmarks of an image as the file gives them (250 frame); a missing entry names the file and the image. */
+  fileLandmarks(ref: ImageRef): number[] {
     const rel = lfwRelativePath(ref, this.ext);
     const v = this.landmarks.get(rel);
-    if (!v) throw new DataError(this.landmarkFile, `no landmarks for ${rel}`);
-    return v.map((x) => (x * width) / LFW_LANDMARK_FRAME);
+    if (!v) throw new DataError(this.landmarkFile, `no landmarks for ${rel} (image ${this.imagePath(ref)})`);
+    return v;
+  }
+
+  /**
+   * Checks images for real (`data check`): each is decoded and must have a landmark entry; an empty landmark file
+   * is one problem. Returns every problem as `FILE: what` (empty: all good); `onImage` is called per image.
+   */
+  async verifyImages(refs: readonly ImageRef[], onImage?: () => void): Promise<string[]> {
+    const problems: string[] = [];
+    if (this.landmarks.size === 0) problems.push(`${this.landmarkFile}: empty landmark file`);
+    const seen = new Set<string>();
+    for (const ref of refs) {
+      const path = this.imagePath(ref);
+      if (seen.has(path)) continue;
+      seen.add(path);
+      try {
+        await readImage(path);
+      } catch (err) {
+        problems.push((err as Error).message);
+      }
+      if (this.landmarks.size > 0 && !this.landmarks.has(lfwRelativePath(ref, this.ext))) {
+        problems.push(`${this.landmarkFile}: no landmarks for ${lfwRelativePath(ref, this.ext)} (image ${path})`);
+      }
+      onImage?.();
+    }
+    return problems;
   }
 
   /** Reads a pairs file of the dataset (`pairs.txt`, `pairsDevTest.txt`, …) and checks its images exist. */

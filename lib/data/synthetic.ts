@@ -373,7 +373,7 @@ export async function writeSyntheticDataset(dir: string, options: SyntheticOptio
   const trainPairs = samplePairs(devTrain, m, cap(devTrain, 1100), split, "pairsDevTrain");
   const testPairs = samplePairs(devTest, m, cap(devTest, 500), split, "pairsDevTest");
 
-  const bar = new Progress(`synthetic ${n}×${m} @${size}px`, n * m, options.quiet);
+  const bar = new Progress(`synthetic ${n}×${m} @${size}px`, n * m, { quiet: options.quiet });
   await writeDirAtomic(dir, async (tmp) => {
     const landmarks = new Map<string, number[]>();
     for (let i = 0; i < n; i++) {
@@ -417,7 +417,8 @@ export async function writeSyntheticDataset(dir: string, options: SyntheticOptio
         `identify anyone: a random-initialised network is near chance on the pairs, and only a trained one is not.\n`,
     );
   });
-  const seconds = bar.done();
+  bar.done();
+  const seconds = bar.seconds;
   return {
     dir,
     identities: n,

@@ -18,11 +18,11 @@
  * @module
  */
 import { z } from "zod";
+import { REPO_ROOT } from "../fs/paths.ts";
 import { formatZodError, type HeadConfig, HeadConfigSchema, resolveHead } from "../losses/config.ts";
 
-const REPO = new URL("../../", import.meta.url).pathname;
 /** Where the experiment files live. */
-export const EXPERIMENTS_DIR = `${REPO}configs/experiments`;
+export const EXPERIMENTS_DIR = `${REPO_ROOT}configs/experiments`;
 /** The families, in report order. */
 export const FAMILIES = ["lambda", "t", "margins", "comparison", "noise"] as const;
 export type Family = typeof FAMILIES[number];

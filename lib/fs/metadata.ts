@@ -9,7 +9,6 @@
  * ```
  * @module
  */
-
 import { REPO_ROOT } from "./paths.ts";
 
 export interface RunMetadata {

@@ -11,6 +11,9 @@
  * @module
  */
 
+/** The kit's root folder (absolute, with a trailing slash): the one definition every module uses. */
+export const REPO_ROOT: string = new URL("../../", import.meta.url).pathname;
+
 async function statOrNull(path: string, follow: boolean): Promise<Deno.FileInfo | null> {
   try {
     return follow ? await Deno.stat(path) : await Deno.lstat(path);
@@ -34,6 +37,3 @@ export async function isFile(path: string): Promise<boolean> {
 export async function isDir(path: string): Promise<boolean> {
   return (await statOrNull(path, true))?.isDirectory ?? false;
 }
-
-/** The kit's root folder (the repository checkout), with a trailing slash. */
-export const REPO_ROOT: string = new URL("../../", import.meta.url).pathname;

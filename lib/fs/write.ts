@@ -14,7 +14,8 @@
  * ```
  * @module
  */
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+import { removeStaleTemps } from "./lock.ts";
 import { pathExists } from "./paths.ts";
 
 /**
@@ -52,6 +53,8 @@ export async function writeDirAtomic<T>(
   const old = `${clean}.old-${tag}`;
   await checkReplaceable(clean, options.force ?? false);
   await removeIfExists(tmp);
+  // Temporary siblings of writers that were killed (SIGKILL skips every clean-up) go now.
+  await removeStaleTemps(dirname(clean), basename(clean));
   await Deno.mkdir(dirname(clean), { recursive: true });
   await Deno.mkdir(tmp);
 
@@ -128,9 +131,14 @@ function onTerminationSignals(cleanup: () => void): () => void {
 /** Writes `content` to `dir/relative`, creating intermediate folders. */
 export async function writeFileIn(dir: string, relative: string, content: string | Uint8Array): Promise<void> {
   const path = join(dir, relative);
-  await Deno.mkdir(dirname(path), { recursive: true });
-  if (typeof content === "string") await Deno.writeTextFile(path, content);
-  else await Deno.writeFile(path, content);
+  try {
+    await Deno.mkdir(dirname(path), { recursive: true });
+    if (typeof content === "string") await Deno.writeTextFile(path, content);
+    else await Deno.writeFile(path, content);
+  } catch (err) {
+    // "No space left on device" alone names no file.
+    throw new Error(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /**
@@ -169,9 +177,17 @@ async function removeIfExists(path: string): Promise<void> {
   }
 }
 
-/** Writes `text` to `path` through a temporary sibling and a rename: readers see the old file or the new, whole. */
+/**
+ * Writes `text` to `path` through a temporary sibling and a rename: readers see the old file or the new, whole.
+ * A failure (full disk) removes the temporary file and names `path`.
+ */
 export async function writeTextFileAtomic(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
+  try {
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  }
 }

@@ -28,6 +28,7 @@ import { blocksHtml, toMarkdown } from "../report/document.ts";
 import { familyBlocks } from "../report/experiments_report.ts";
 import * as tf from "@tensorflow/tfjs";
 import { join, resolve } from "node:path";
+import { REPO_ROOT } from "../fs/paths.ts";
 import { cacheDir } from "./cache.ts";
 import { type Displayable, displayable } from "../render/display.ts";
 
@@ -47,7 +48,6 @@ export const experimentParamsShape = {
 };
 export const ExperimentParams = z.object(experimentParamsShape);
 
-const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 export type ExperimentParamsValue = z.output<typeof ExperimentParams>;
 
 export interface NotebookExperiments {

@@ -1,6 +1,7 @@
 /**
- * A live progress display for long cells: one display updated in place in a notebook (so the saved notebook
- * keeps only the final state), throttled lines on stderr anywhere else.
+ * A live progress display for long cells: the kit's one {@link Progress} (lib/cli/progress.ts) shown as one
+ * display updated in place in a notebook (so the saved notebook keeps only the final state), throttled lines on
+ * stderr anywhere else.
  *
  * @example
  * ```ts
@@ -11,6 +12,7 @@
  * ```
  * @module
  */
+import { Progress, type ProgressState } from "../cli/progress.ts";
 import { escapeHtml, type MimeBundle } from "../render/display.ts";
 
 /** Where progress goes: the Deno kernel's display (by id) or a text stream. */
@@ -53,7 +55,7 @@ export function stderrSink(): ProgressSink {
   };
 }
 
-export interface ProgressOptions {
+export interface NotebookProgressOptions {
   /** Default: the kernel's display inside Jupyter, stderr elsewhere. */
   sink?: ProgressSink;
   /** Minimum milliseconds between two shown states, except the first and the last (default 250). */
@@ -64,59 +66,30 @@ export interface ProgressOptions {
 
 let displayCounter = 0;
 
-/** A progress display of `total` steps. */
-export class Progress {
-  readonly id: string;
-  #sink: ProgressSink;
-  #intervalMs: number;
-  #now: () => number;
-  #started: number;
-  #lastShown = -Infinity;
-  #created = false;
-  /** Number of states actually shown (the rest were throttled). */
-  shown = 0;
-
-  constructor(readonly label: string, readonly total: number, options: ProgressOptions = {}) {
-    const api = options.sink ? null : jupyterApi();
-    this.#sink = options.sink ?? (api ? kernelSink(api) : stderrSink());
-    this.#intervalMs = options.intervalMs ?? 250;
-    this.#now = options.now ?? (() => performance.now());
-    this.#started = this.#now();
-    displayCounter += 1;
-    this.id = `sf2-progress-${Deno.pid}-${displayCounter}`;
-  }
-
-  /** Reports `done` of `total` steps with an optional note; throttled unless it is the last step. */
-  async update(done: number, note = ""): Promise<void> {
-    const now = this.#now();
-    if (this.#created && done < this.total && now - this.#lastShown < this.#intervalMs) return;
-    this.#lastShown = now;
-    await this.#show(this.bundle(done, note, (now - this.#started) / 1000));
-  }
-
-  /** Shows the final state (100 %) with a closing note. */
-  async done(note = "done"): Promise<void> {
-    await this.#show(this.bundle(this.total, note, (this.#now() - this.#started) / 1000));
-  }
-
-  /** The bundle of one state: an HTML bar and a text line. */
-  bundle(done: number, note: string, seconds: number): MimeBundle {
-    const fraction = this.total > 0 ? Math.min(Math.max(done / this.total, 0), 1) : 1;
-    const pct = Math.round(fraction * 100);
-    const text = `${this.label}: ${done}/${this.total} (${pct} %) ${seconds.toFixed(1)} s${note ? ` · ${note}` : ""}`;
-    const html = `<div style="font-family:monospace"><progress value="${done}" max="${this.total}" ` +
-      `style="width:240px"></progress> ${escapeHtml(text)}</div>`;
-    return { "text/html": html, "text/plain": text };
-  }
-
-  async #show(bundle: MimeBundle): Promise<void> {
-    await this.#sink.show(bundle, this.id, this.#created);
-    this.#created = true;
-    this.shown += 1;
-  }
+/** The bundle of one state: an HTML bar and a text line (`label: done/total (pct %) 1.2 s · note`). */
+export function progressBundle(s: ProgressState): MimeBundle {
+  const fraction = s.total > 0 ? Math.min(Math.max(s.done / s.total, 0), 1) : 1;
+  const pct = Math.round(fraction * 100);
+  const text = `${s.label}: ${s.done}/${s.total} (${pct} %) ${s.seconds.toFixed(1)} s${
+    s.detail ? ` · ${s.detail}` : ""
+  }`;
+  const html = `<div style="font-family:monospace"><progress value="${s.done}" max="${s.total}" ` +
+    `style="width:240px"></progress> ${escapeHtml(text)}</div>`;
+  return { "text/html": html, "text/plain": text };
 }
 
-/** Starts a {@link Progress} display. */
-export function progress(label: string, total: number, options: ProgressOptions = {}): Progress {
-  return new Progress(label, total, options);
+/**
+ * Starts the kit's progress display ({@link Progress}, lib/cli/progress.ts) as one display updated in place:
+ * `await bar.update(step, note)`, `await bar.done(note)`.
+ */
+export function progress(label: string, total: number, options: NotebookProgressOptions = {}): Progress {
+  const api = options.sink ? null : jupyterApi();
+  const target = options.sink ?? (api ? kernelSink(api) : stderrSink());
+  displayCounter += 1;
+  const id = `sf2-progress-${Deno.pid}-${displayCounter}`;
+  return new Progress(label, total, {
+    sink: { show: (state, first) => target.show(progressBundle(state), id, !first) },
+    intervalMs: options.intervalMs ?? 250,
+    now: options.now,
+  });
 }

@@ -14,10 +14,11 @@
  */
 import { basename, join } from "node:path";
 import { extractKeyNumbers, type Json, type NotebookJson } from "../render/display.ts";
+import { REPO_ROOT } from "../fs/paths.ts";
 import { PARAMS_ENV } from "./params.ts";
 
-/** The kit's root folder. */
-export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
+/** The kit's root folder (lib/fs/paths.ts; re-exported for the notebooks). */
+export { REPO_ROOT };
 /** Where the notebooks live. */
 export const NOTEBOOK_DIR = join(REPO_ROOT, "notebooks");
 /** The folder holding `kernels/deno/kernel.json`, for `JUPYTER_PATH`. */

@@ -28,17 +28,25 @@ export interface LfwView1Options {
   quiet?: boolean;
 }
 
+/** Says on stderr what `skipIncomplete` dropped (also recorded in run.json): a drop is never silent. */
+function noteDropped(dir: string, images: number, pairs: number): void {
+  if (images || pairs) {
+    console.error(`${dir}: dropped ${images} image(s) and ${pairs} pair(s) with a missing image (skipIncomplete)`);
+  }
+}
+
 /** Opens View 1 of an LFW-layout folder, building (or reusing) the aligned-crop caches. */
 export async function lfwView1Data(o: LfwView1Options): Promise<TrainingData> {
   const lfw = await openLfw(await resolveLfwDir(o.dir));
   const view1 = await lfw.view1({ skipIncomplete: o.skipIncomplete });
   const { test, droppedImages } = view1;
+  noteDropped(o.dir, droppedImages.length, test.dropped.length);
   const train = view1.train.filter((id) => id.images.length >= (o.minImages ?? 1))
     .map((id, label) => ({ ...id, label }));
   const source = (ref: ImageRef): CropSource => ({
     id: lfwRelativePath(ref, lfw.ext),
     path: lfw.imagePath(ref),
-    landmarks: lfw.landmarks.get(lfwRelativePath(ref, lfw.ext)) ?? [],
+    landmarks: lfw.fileLandmarks(ref),
     frame: LFW_LANDMARK_FRAME,
   });
   const refs = train.flatMap((id) => id.images);
@@ -105,6 +113,7 @@ export async function lfwView1Data(o: LfwView1Options): Promise<TrainingData> {
 export async function lfwView2PairSet(o: LfwView1Options): Promise<PairSet> {
   const lfw = await openLfw(await resolveLfwDir(o.dir));
   const { pairs } = await lfw.view2({ skipIncomplete: o.skipIncomplete });
+  noteDropped(o.dir, 0, pairs.dropped.length);
   const byId = new Map(pairs.pairs.flatMap((p) => [p.a, p.b]).map((r) => [lfwRelativePath(r, lfw.ext), r]));
   const ids = [...byId.keys()].sort();
   const cache = await loadOrBuildCropCache(
@@ -113,7 +122,7 @@ export async function lfwView2PairSet(o: LfwView1Options): Promise<PairSet> {
     o.size,
     ids.map((id) => {
       const ref = byId.get(id)!;
-      return { id, path: lfw.imagePath(ref), landmarks: lfw.landmarks.get(id) ?? [], frame: LFW_LANDMARK_FRAME };
+      return { id, path: lfw.imagePath(ref), landmarks: lfw.fileLandmarks(ref), frame: LFW_LANDMARK_FRAME };
     }),
     { quiet: o.quiet },
   );

@@ -27,7 +27,6 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { join } from "node:path";
 import { openSphereMetrics } from "../eval/opensphere_metrics.ts";
 import { extractFeatures, pairCosines } from "../eval/verification.ts";
 import type { Head } from "../losses/head.ts";
@@ -40,19 +39,13 @@ import type { TrainConfig } from "./config.ts";
 import { BatchOrder, type PairSet, type TrainingData } from "./data.ts";
 import { openTrainingData } from "./datasets.ts";
 import { noisyLabels } from "./label_noise.ts";
-import { JsonlLog, TrainProgress, truncateLogAfter } from "./log.ts";
+import { JsonlLog, truncateLogAfter } from "./log.ts";
+import { checkMemory, trainingBytes } from "./memory.ts";
+import { openRunDir, RUN_FILES, type RunDir } from "./run_dir.ts";
 import { deriveSeed, Rng } from "../random/rng.ts";
 import { lrStepIndex, multiStepLr } from "./schedule.ts";
 import { Sgd } from "./sgd.ts";
-import { pathExists } from "../fs/paths.ts";
-
-/** File names inside a run folder. */
-export const RUN_FILES = {
-  run: "run.json",
-  log: "log.jsonl",
-  checkpoint: "checkpoint.sf2",
-  metrics: "metrics.json",
-} as const;
+import { Progress } from "../cli/progress.ts";
 
 /** One training step as logged. `imgPerSec` and `seconds` are wall-clock (the only non-deterministic fields). */
 export interface StepRecord {
@@ -111,6 +104,16 @@ export interface TrainResult {
 export class TrainingDivergedError extends Error {
   override name = "TrainingDivergedError";
 }
+
+/** Training stopped on SIGINT/SIGTERM after writing a checkpoint; tasks exit with `exitCode` (130/143). */
+export class TrainingInterruptedError extends Error {
+  override name = "TrainingInterruptedError";
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+export { RUN_FILES };
 
 /** Everything that changes during training, besides the variables. */
 interface LoopState {
@@ -205,134 +208,207 @@ async function trainStep(
   return { loss, gradNorm, featNorm: { mean: fMean, min: fMin, max: fMax }, finite };
 }
 
+/** Everything a run holds while it trains: the locked folder, data, model, head, optimiser, loop state. */
+interface OpenRun {
+  config: TrainConfig;
+  options: TrainOptions;
+  dir: RunDir;
+  backend: string;
+  data: TrainingData;
+  noise: ReturnType<typeof noisyLabels>;
+  order: BatchOrder;
+  model: Model;
+  head: Head;
+  sgd: Sgd;
+  tensors: { name: string; variable: tf.Variable }[];
+  state: LoopState;
+  lastCheckpointStep: number | null;
+  progress: Progress;
+}
+
 /**
- * Trains `config` into `options.outDir` (see the module doc for the folder's contents). Uses whatever tfjs
- * backend is active (tasks call `startBackend` first) and records it.
+ * Opens a run: the data, a memory estimate (refused before anything is allocated or created when it cannot fit),
+ * the locked run folder (see ./run_dir.ts), then model, head and optimiser at their seeded initial values.
  */
-export async function trainRun(config: TrainConfig, options: TrainOptions): Promise<TrainResult> {
-  const runDir = options.outDir;
-  const paths = {
-    run: join(runDir, RUN_FILES.run),
-    log: join(runDir, RUN_FILES.log),
-    checkpoint: join(runDir, RUN_FILES.checkpoint),
-    metrics: join(runDir, RUN_FILES.metrics),
-  };
-  const hasCheckpoint = await pathExists(paths.checkpoint);
-  if (options.resume && !hasCheckpoint) throw new Error(`cannot resume: ${paths.checkpoint} does not exist`);
-  if (!options.resume && hasCheckpoint) {
-    throw new Error(
-      `${runDir} already holds a run (${RUN_FILES.checkpoint}); resume it or choose another output folder`,
-    );
-  }
+async function openRun(config: TrainConfig, options: TrainOptions): Promise<OpenRun> {
   const backend = tf.getBackend();
   const seed = config.seed;
   const data = options.data ?? await openTrainingData(config.data, seed);
   if (data.size !== config.model.inputSize) {
     throw new Error(`data images are ${data.size}px but model.inputSize is ${config.model.inputSize}`);
   }
-  const noise = noisyLabels(data.labels, data.numClasses, config.data.noiseRatio, config.data.noiseSeed);
-  const order = new BatchOrder(data.count, config.train.batchSize, deriveSeed(seed, "data"));
-
-  const model = createModel(config.model, { seed: deriveSeed(seed, "model") }, "model");
-  const head = createHead(config.head, {
-    featDim: config.model.featDim,
-    numClasses: data.numClasses,
-    seed: deriveSeed(seed, "head"),
-  }, "head");
-  const sgd = new Sgd([...model.trainables(), ...head.trainables()], {
-    momentum: config.train.momentum,
-    weightDecay: config.train.weightDecay,
-  });
-  const tensors = stateTensors(model, head, sgd);
-  const state: LoopState = { step: 0, flipRng: Rng.fromSeed(seed, "flip") };
-  let lastCheckpointStep: number | null = null;
-
-  const progress = new TrainProgress(config.train.steps, 0, options.quiet);
-  let log: JsonlLog | null = null;
+  checkMemory(
+    trainingBytes({ model: config.model, classes: data.numClasses, batchSize: config.train.batchSize }),
+    `training ${config.name} (${data.numClasses} classes)`,
+    backend,
+  );
+  const dir = await openRunDir(options.outDir, { resume: options.resume });
   try {
-    await Deno.mkdir(runDir, { recursive: true });
-    const meta = await runMetadata({});
-    if (options.resume) {
-      const ck = await readCheckpoint(paths.checkpoint);
-      const s = ck.header.state as { step: number; rng: { flip: number[] }; resumeKey: string; backend: string };
-      if (s.resumeKey !== resumeKey(config)) {
-        throw new Error(
-          `cannot resume ${paths.checkpoint}: it was written for a different config (seed, model, head, data or ` +
-            `optimiser differ; only train.steps, checkpoint and validation may change)`,
-        );
-      }
-      if (s.backend !== backend) {
-        progress.note(`warning: checkpoint written on backend ${s.backend}, resuming on ${backend}: not bit-identical`);
-      }
-      for (const { name, variable } of tensors) {
-        const t = ck.tensors.get(name);
-        if (!t) throw new Error(`${paths.checkpoint}: missing tensor ${name}`);
-        if (t.shape.join() !== variable.shape.join()) {
-          throw new Error(`${paths.checkpoint}: ${name} has shape [${t.shape}], the model expects [${variable.shape}]`);
-        }
-        const value = tf.tensor(t.data, t.shape, "float32");
-        variable.assign(value);
-        value.dispose();
-      }
-      state.step = s.step;
-      state.flipRng = Rng.fromState(s.rng.flip);
-      lastCheckpointStep = s.step;
-      await truncateLogAfter(paths.log, s.step);
-      const record = JSON.parse(await Deno.readTextFile(paths.run).catch(() => "{}"));
-      record.resumes = [...(record.resumes ?? []), { date: meta.date, fromStep: s.step, backend }];
-      await writeFileAtomic(paths.run, new TextEncoder().encode(formatJson(record)));
-      progress.note(`resuming ${config.name} at step ${s.step}/${config.train.steps}`);
-    } else {
-      const record = {
-        name: config.name,
-        config,
-        seed,
-        backend,
-        backendDetail: options.backendDetail,
-        versions: { ...tf.version, deno: meta.deno, v8: meta.v8, typescript: meta.typescript },
-        kitCommit: meta.kitCommit,
-        os: meta.os,
-        arch: meta.arch,
-        started: meta.date,
-        model: { name: model.name, ...model.paramCount },
-        head: {
-          type: head.type,
-          numClasses: head.numClasses,
-          parameters: head.trainables().reduce((n, v) => n + v.size, 0),
-        },
-        data: data.describe(),
-        labelNoise: {
-          ratio: config.data.noiseRatio,
-          seed: config.data.noiseSeed,
-          redrawn: noise.redrawn,
-          changed: noise.changed,
-        },
-      };
-      await writeFileAtomic(paths.run, new TextEncoder().encode(formatJson(record)));
-    }
-    log = await JsonlLog.open(paths.log);
-
-    const saveCheckpoint = async () => {
-      const arrays: NamedArray[] = [];
-      for (const { name, variable } of tensors) {
-        arrays.push({ name, shape: variable.shape, data: (await variable.data()) as Float32Array });
-      }
-      const cursor = order.cursorAt(state.step);
-      await writeCheckpoint(paths.checkpoint, {
-        step: state.step,
-        lrStep: lrStepIndex(state.step, config.train.milestones),
-        nextLr: multiStepLr(state.step, config.train),
-        cursor,
-        rng: { flip: state.flipRng.state() },
-        seed,
-        backend,
-        resumeKey: resumeKey(config),
-        config,
-      }, arrays);
-      lastCheckpointStep = state.step;
+    const noise = noisyLabels(data.labels, data.numClasses, config.data.noiseRatio, config.data.noiseSeed);
+    const order = new BatchOrder(data.count, config.train.batchSize, deriveSeed(seed, "data"));
+    const model = createModel(config.model, { seed: deriveSeed(seed, "model") }, "model");
+    const head = createHead(config.head, {
+      featDim: config.model.featDim,
+      numClasses: data.numClasses,
+      seed: deriveSeed(seed, "head"),
+    }, "head");
+    const sgd = new Sgd([...model.trainables(), ...head.trainables()], {
+      momentum: config.train.momentum,
+      weightDecay: config.train.weightDecay,
+    });
+    return {
+      config,
+      options,
+      dir,
+      backend,
+      data,
+      noise,
+      order,
+      model,
+      head,
+      sgd,
+      tensors: stateTensors(model, head, sgd),
+      state: { step: 0, flipRng: Rng.fromSeed(seed, "flip") },
+      lastCheckpointStep: null,
+      progress: new Progress("train", config.train.steps, { quiet: options.quiet, rate: false }),
     };
+  } catch (err) {
+    dir.close(true);
+    throw err;
+  }
+}
 
-    const labelsOf = noise.labels;
+/** Restores weights, momentum, step and RNG state from the run's checkpoint (which must match the config). */
+async function restoreRun(run: OpenRun): Promise<void> {
+  const { config, dir: { paths }, backend } = run;
+  const ck = await readCheckpoint(paths.checkpoint);
+  const s = ck.header.state as { step: number; rng: { flip: number[] }; resumeKey: string; backend: string };
+  if (s.resumeKey !== resumeKey(config)) {
+    throw new Error(
+      `cannot resume ${paths.checkpoint}: it was written for a different config (seed, model, head, data or ` +
+        `optimiser differ; only train.steps, checkpoint and validation may change)`,
+    );
+  }
+  if (s.backend !== backend) {
+    run.progress.note(`warning: checkpoint written on backend ${s.backend}, resuming on ${backend}: not bit-identical`);
+  }
+  for (const { name, variable } of run.tensors) {
+    const t = ck.tensors.get(name);
+    if (!t) throw new Error(`${paths.checkpoint}: missing tensor ${name}`);
+    if (t.shape.join() !== variable.shape.join()) {
+      throw new Error(`${paths.checkpoint}: ${name} has shape [${t.shape}], the model expects [${variable.shape}]`);
+    }
+    const value = tf.tensor(t.data, t.shape, "float32");
+    variable.assign(value);
+    value.dispose();
+  }
+  run.state.step = s.step;
+  run.state.flipRng = Rng.fromState(s.rng.flip);
+  run.lastCheckpointStep = s.step;
+  run.progress.start(s.step);
+  await truncateLogAfter(paths.log, s.step);
+  run.progress.note(`resuming ${config.name} at step ${s.step}/${config.train.steps}`);
+}
+
+/** Writes run.json: the full record on a fresh run, one more `resumes` entry on a resumed one. */
+async function recordRun(run: OpenRun): Promise<void> {
+  const { config, dir: { paths }, backend, model, head, noise } = run;
+  const meta = await runMetadata({});
+  let record: Record<string, unknown>;
+  if (run.options.resume) {
+    const text = await Deno.readTextFile(paths.run).catch(() => "{}");
+    try {
+      record = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`${paths.run}: not valid JSON (${(err as Error).message})`);
+    }
+    record.resumes = [
+      ...((record.resumes as unknown[]) ?? []),
+      { date: meta.date, fromStep: run.state.step, backend },
+    ];
+  } else {
+    record = {
+      name: config.name,
+      config,
+      seed: config.seed,
+      backend,
+      backendDetail: run.options.backendDetail,
+      versions: { ...tf.version, deno: meta.deno, v8: meta.v8, typescript: meta.typescript },
+      kitCommit: meta.kitCommit,
+      os: meta.os,
+      arch: meta.arch,
+      started: meta.date,
+      model: { name: model.name, ...model.paramCount },
+      head: {
+        type: head.type,
+        numClasses: head.numClasses,
+        parameters: head.trainables().reduce((n, v) => n + v.size, 0),
+      },
+      data: run.data.describe(),
+      labelNoise: {
+        ratio: config.data.noiseRatio,
+        seed: config.data.noiseSeed,
+        redrawn: noise.redrawn,
+        changed: noise.changed,
+      },
+    };
+  }
+  await writeFileAtomic(paths.run, new TextEncoder().encode(formatJson(record)));
+}
+
+/** Writes the checkpoint of the current state (atomically). */
+async function saveCheckpoint(run: OpenRun): Promise<void> {
+  const { config, state } = run;
+  const arrays: NamedArray[] = [];
+  for (const { name, variable } of run.tensors) {
+    arrays.push({ name, shape: variable.shape, data: (await variable.data()) as Float32Array });
+  }
+  await writeCheckpoint(run.dir.paths.checkpoint, {
+    step: state.step,
+    lrStep: lrStepIndex(state.step, config.train.milestones),
+    nextLr: multiStepLr(state.step, config.train),
+    cursor: run.order.cursorAt(state.step),
+    rng: { flip: state.flipRng.state() },
+    seed: config.seed,
+    backend: run.backend,
+    resumeKey: resumeKey(config),
+    config,
+  }, arrays);
+  run.lastCheckpointStep = state.step;
+}
+
+/**
+ * SIGINT/SIGTERM ask the loop to stop after the current step (with a checkpoint, as on a normal stop); a second
+ * signal exits at once. Returns the flag and the function that removes the listeners.
+ */
+function stopOnSignals(onForce: () => void): { requested: () => string | null; remove: () => void } {
+  let signal: string | null = null;
+  if (Deno.build.os === "windows") return { requested: () => null, remove: () => {} };
+  const handlers = (["SIGINT", "SIGTERM"] as const).map((name) => {
+    const handler = () => {
+      if (signal !== null) {
+        onForce();
+        Deno.exit(name === "SIGINT" ? 130 : 143);
+      }
+      signal = name;
+    };
+    Deno.addSignalListener(name, handler);
+    return [name, handler] as const;
+  });
+  return {
+    requested: () => signal,
+    remove: () => handlers.forEach(([name, handler]) => Deno.removeSignalListener(name, handler)),
+  };
+}
+
+/** The steps from `run.state.step` to the end (or `stopAfter`), with logging, validation and checkpoints. */
+async function loopRun(run: OpenRun): Promise<TrainResult> {
+  const { config, options, data, order, model, head, sgd, state, progress, backend } = run;
+  const { paths } = run.dir;
+  const log = await JsonlLog.open(paths.log);
+  const signals = stopOnSignals(() => run.dir.close());
+  try {
+    const labelsOf = run.noise.labels;
     const rates: number[] = [];
     let finalLoss = NaN;
     let metrics: Record<string, Record<string, number>> | null = null;
@@ -350,9 +426,9 @@ export async function trainRun(config: TrainConfig, options: TrainOptions): Prom
       tf.dispose([images, labels]);
       if (!r.finite) {
         await log.write({ type: "diverged", step: state.step + 1, loss: r.loss, gradNorm: r.gradNorm });
-        const where = lastCheckpointStep === null
+        const where = run.lastCheckpointStep === null
           ? "no checkpoint was written yet"
-          : `the last good checkpoint is ${paths.checkpoint} (step ${lastCheckpointStep})`;
+          : `the last good checkpoint is ${paths.checkpoint} (step ${run.lastCheckpointStep})`;
         throw new TrainingDivergedError(
           `training diverged at step ${state.step + 1}: loss ${r.loss}, gradient norm ${r.gradNorm} ` +
             `(lr ${lr}); stopped before updating the weights; ${where}. Try a lower train.lr or train.gradClip.`,
@@ -376,7 +452,7 @@ export async function trainRun(config: TrainConfig, options: TrainOptions): Prom
       };
       await log.write({ ...rec });
       options.onProgress?.(rec);
-      progress.update(state.step, { loss: r.loss, lr, imgPerSec });
+      progress.update(state.step, stepDetail(r.loss, lr, imgPerSec));
       const last = state.step === total;
       if (data.validation.length && ((valEvery > 0 && state.step % valEvery === 0) || last)) {
         metrics = await validate(model, data.validation, config.validation);
@@ -385,15 +461,24 @@ export async function trainRun(config: TrainConfig, options: TrainOptions): Prom
         options.onProgress?.(vrec);
         progress.note(`step ${state.step}: ${summarise(metrics)}`);
       }
-      if ((ckEvery > 0 && state.step % ckEvery === 0) || state.step === stopAt) await saveCheckpoint();
+      const signal = signals.requested();
+      if ((ckEvery > 0 && state.step % ckEvery === 0) || state.step === stopAt || signal) await saveCheckpoint(run);
+      if (signal) {
+        throw new TrainingInterruptedError(
+          `${signal} at step ${state.step}/${total}: checkpoint written to ${paths.checkpoint}; ` +
+            `continue with --resume`,
+          signal === "SIGINT" ? 130 : 143,
+        );
+      }
     }
+    progress.done();
     if (state.step === total) {
       const summary = { name: config.name, steps: total, finalLoss, backend, validation: metrics };
       await writeFileAtomic(paths.metrics, new TextEncoder().encode(formatJson(summary)));
     }
     const sorted = [...rates].sort((a, b) => a - b);
     return {
-      runDir,
+      runDir: run.dir.runDir,
       logPath: paths.log,
       checkpointPath: paths.checkpoint,
       steps: state.step,
@@ -402,10 +487,32 @@ export async function trainRun(config: TrainConfig, options: TrainOptions): Prom
       imagesPerSecond: sorted.length ? sorted[sorted.length >> 1] : 0,
     };
   } finally {
-    log?.close();
-    sgd.dispose();
-    head.dispose();
-    model.dispose();
+    signals.remove();
+    log.close();
+  }
+}
+
+/** `loss 2.3140 lr 0.100 38 img/s`: the detail of the training progress line. */
+function stepDetail(loss: number, lr: number, imgPerSec: number): string {
+  return `loss ${loss.toFixed(4)} lr ${lr.toPrecision(3)} ${imgPerSec.toFixed(imgPerSec < 10 ? 1 : 0)} img/s`;
+}
+
+/**
+ * Trains `config` into `options.outDir` (see the module doc for the folder's contents): open (data, memory
+ * check, locked folder, model), restore (when resuming), record (run.json), loop. Uses whatever tfjs backend is
+ * active (tasks call `startBackend` first) and records it.
+ */
+export async function trainRun(config: TrainConfig, options: TrainOptions): Promise<TrainResult> {
+  const run = await openRun(config, options);
+  try {
+    if (options.resume) await restoreRun(run);
+    await recordRun(run);
+    return await loopRun(run);
+  } finally {
+    run.sgd.dispose();
+    run.head.dispose();
+    run.model.dispose();
+    run.dir.close();
   }
 }
 

@@ -62,6 +62,9 @@ export async function loadTrainedModel(runDir: string): Promise<TrainedModel> {
       `${runFile}: cannot read the run record (${(err as Error).message}); is ${runDir} a training run folder?`,
     );
   }
+  if (record === null || typeof record !== "object" || Array.isArray(record)) {
+    throw new Error(`${runFile}: the run record must be a JSON object, got ${JSON.stringify(record).slice(0, 40)}`);
+  }
   let config: TrainConfig | null = null;
   let modelConfig: unknown;
   let name: string;

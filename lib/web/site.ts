@@ -16,6 +16,7 @@
  */
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { Progress } from "../cli/progress.ts";
+import { REPO_ROOT } from "../fs/paths.ts";
 import { LFW_LANDMARK_FRAME } from "../data/landmarks.ts";
 import { openLfw } from "../data/lfw.ts";
 import { evaluatePairs } from "../eval/run.ts";
@@ -112,8 +113,8 @@ async function bundle(entry: string, out: string, minify: boolean): Promise<void
   const args = ["bundle", "--platform", "browser", "--quiet", "-o", out, new URL(entry, HERE).pathname];
   if (minify) args.splice(1, 0, "--minify");
   // From the repository root, so deno.json's import map and lock apply wherever the task was started.
-  const cwd = new URL("../../", import.meta.url).pathname;
-  const r = await new Deno.Command(Deno.execPath(), { args, cwd, stdout: "piped", stderr: "piped" }).output();
+  const r = await new Deno.Command(Deno.execPath(), { args, cwd: REPO_ROOT, stdout: "piped", stderr: "piped" })
+    .output();
   if (!r.success) {
     throw new Error(`deno bundle ${entry} failed:\n${new TextDecoder().decode(r.stderr).trim()}`);
   }

@@ -68,3 +68,41 @@ Deno.test("train task: bad configs and overrides exit 2 naming the field", async
   expect(r4.code).toBe(2);
   expect(r4.stderr).toMatch(/give exactly one CONFIG/);
 });
+
+Deno.test("train task: Ctrl-C (SIGINT) writes a checkpoint as on a normal stop, exits 130, and --resume continues", async () => {
+  const config = await writeConfig(tinyRaw({
+    train: { steps: 400, batchSize: 8, lr: 0.05, milestones: [300] },
+    checkpoint: { every: 1000 },
+    validation: { every: 0, batchSize: 16 },
+  }));
+  const out = await Deno.makeTempDir();
+  const args = ["run", "-A", "tasks/train.ts", config, "--out", out, "--backend", "cpu", "--quiet"];
+  const child = new Deno.Command(Deno.execPath(), { args, cwd: REPO, stdout: "null", stderr: "piped" }).spawn();
+  const deadline = Date.now() + 60_000;
+  const steps = async () => (await Deno.readTextFile(`${out}/log.jsonl`).catch(() => "")).split("\n").length - 1;
+  while ((await steps()) < 3) {
+    if (Date.now() > deadline) throw new Error("no steps within 60 s");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  child.kill("SIGINT");
+  const status = await child.status;
+  const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+  expect(status.code).toBe(130);
+  expect(stderr).toMatch(/SIGINT at step \d+\/400: checkpoint written to .*checkpoint\.sf2; continue with --resume/);
+  const at = (await readCheckpoint(`${out}/checkpoint.sf2`)).header.state.step as number;
+  expect(at).toBeGreaterThanOrEqual(3);
+  expect(await exists(`${out}/run.lock`)).toBe(false);
+  const ok = await runDeno(args.slice(2).concat("--resume"));
+  expect(ok.code).toBe(0);
+  expect(JSON.parse(lastLine(ok.stdout))).toMatchObject({ steps: 400 });
+});
+
+Deno.test("train task: a config that is not an object ([1,2], null) is an error naming the file", async () => {
+  for (const text of ["[1,2]", "null"]) {
+    const file = `${await Deno.makeTempDir()}/bad.json`;
+    await Deno.writeTextFile(file, text);
+    const r = await runDeno(["tasks/train.ts", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${file}: a train config must be a JSON object`);
+  }
+});

@@ -1,5 +1,5 @@
 /**
- * LFW as training data (real LFW from ../shared): View 1's training identities filtered by `minImages`, and View 2's
+ * LFW as training data (real LFW where the kit finds it; ignored, saying so, without it): View 1's training identities filtered by `minImages`, and View 2's
  * 6,000 pairs as a pair set, both through the aligned-crop cache.
  */
 import { expect } from "expect";
