@@ -24,12 +24,13 @@ import {
   loadProfile,
   withSyntheticDir,
 } from "../experiments/spec.ts";
-import { blocksHtml, toMarkdown } from "../report/document.ts";
+import { type Block, blocksHtml, toMarkdown } from "../report/document.ts";
+import { svgToPng } from "../plots/png.ts";
 import { familyBlocks } from "../report/experiments_report.ts";
 import * as tf from "@tensorflow/tfjs";
 import { join, resolve } from "node:path";
 import { cacheDir } from "./cache.ts";
-import { type Displayable, displayable } from "./display.ts";
+import { type Displayable, displayable, escapeHtml, FIGURE_PNG_SCALE, pngImgHtml, svgSize } from "./display.ts";
 
 /** The parameters every experiment notebook takes (spread them into its schema). */
 export const experimentParamsShape = {
@@ -124,7 +125,24 @@ export function familyDisplay(results: GridResults, experiment: Experiment, data
     }
   }
   const md = toMarkdown(blocks.filter((b) => b.kind !== "figure"));
-  return displayable({ "text/html": blocksHtml(blocks), "text/markdown": md, "text/plain": md });
+  // Figures as PNG <img> (figureBundle's form), not inline SVG, which GitHub's sanitiser strips.
+  const html = blocksHtml(blocks.map((b): Block =>
+    b.kind === "figure"
+      ? {
+        kind: "markdown",
+        markdown: "",
+        html: `<figure>${
+          pngImgHtml(
+            svgToPng(b.figure.svg, { scale: FIGURE_PNG_SCALE }),
+            svgSize(b.figure.svg).width,
+            b.figure.caption,
+          )
+        }` +
+          `<figcaption>${escapeHtml(b.figure.caption)}</figcaption></figure>`,
+      }
+      : b
+  ));
+  return displayable({ "text/html": html, "text/markdown": md, "text/plain": md });
 }
 
 /**

@@ -14,6 +14,7 @@
  */
 import { basename, join } from "node:path";
 import { extractKeyNumbers, type Json, type NotebookJson } from "./display.ts";
+import { renderMathInHtml } from "./html_math.ts";
 import { PARAMS_ENV } from "./params.ts";
 
 /** The kit's root folder. */
@@ -88,6 +89,8 @@ export interface NotebookRun {
   cells: number;
   /** What the notebook emitted with `keyNumbers(...)`, or null if it emitted none. */
   keyNumbers: { [key: string]: Json } | null;
+  /** Formulas typeset in the HTML export, and those KaTeX rejected (with its message). */
+  math: { rendered: number; errors: string[] };
   files: { notebook: string; html: string; keyNumbers: string | null };
 }
 
@@ -133,6 +136,9 @@ export async function executeNotebook(options: ExecuteOptions): Promise<Notebook
   const summary = JSON.parse(stdoutLines[stdoutLines.length - 1]) as { seconds: number; cells: number };
   const executed = JSON.parse(await Deno.readTextFile(notebookOut)) as NotebookJson;
   const keyNumbers = extractKeyNumbers(executed);
+  // The maths of the HTML export, typeset now (KaTeX, fonts inlined): it then renders offline, without MathJax.
+  const math = renderMathInHtml(await Deno.readTextFile(htmlOut));
+  await Deno.writeTextFile(htmlOut, math.html);
   let keyNumbersPath: string | null = null;
   if (keyNumbers) {
     keyNumbersPath = join(options.outDir, "key_numbers.json");
@@ -143,6 +149,7 @@ export async function executeNotebook(options: ExecuteOptions): Promise<Notebook
     seconds: summary.seconds,
     cells: summary.cells,
     keyNumbers,
+    math: { rendered: math.rendered, errors: math.errors },
     files: { notebook: notebookOut, html: htmlOut, keyNumbers: keyNumbersPath },
   };
 }

@@ -51,6 +51,23 @@ Deno.test("deno task notebooks: all notebooks execute headless; results folders 
       return JSON.parse(await Deno.readTextFile(`${out}/${name}/key_numbers.json`));
     };
 
+    // Every notebook's HTML export holds its figures (PNG, never a bare SVG output nbconvert would drop) and its
+    // maths typeset by KaTeX with the fonts inlined; no formula left as TeX, no MathJax.
+    for (const nb of summary.notebooks) {
+      assert.equal(nb.math.errors, 0, `${nb.name}: KaTeX errors`);
+      const html = await Deno.readTextFile(`${out}/${nb.name}/${nb.name}.html`);
+      const executed = JSON.parse(await Deno.readTextFile(`${out}/${nb.name}/${nb.name}.ipynb`));
+      const outputs = executed.cells.flatMap((c: { outputs?: { data?: Record<string, unknown> }[] }) =>
+        c.outputs ?? []
+      );
+      assert.ok(!outputs.some((o: { data?: Record<string, unknown> }) => o.data?.["image/svg+xml"]), nb.name);
+      const figures = outputs.filter((o: { data?: Record<string, unknown> }) => o.data?.["image/png"]).length;
+      const imgs = (html.match(/<img src="data:image\/png;base64,/g) ?? []).length;
+      assert.ok(imgs >= figures && imgs > 0, `${nb.name}: ${imgs} images in the HTML, ${figures} figure outputs`);
+      assert.ok(nb.math.rendered > 0 && (html.match(/class="katex"/g) ?? []).length >= nb.math.rendered, nb.name);
+      assert.ok(html.includes("data:font/woff2;base64,") && !/mathjax/i.test(html), nb.name);
+    }
+
     // 01: both heads fit the toy identities; SphereFace2's learned τ separates as well as the best threshold.
     const k1 = await read("01_softmax_to_binary");
     assert.equal(k1.steps, 80);
