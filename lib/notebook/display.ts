@@ -153,13 +153,15 @@ export const KEY_NUMBERS_MIME = "application/vnd.sf2.key-numbers+json";
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
 /**
- * The display of a notebook's key numbers: JSON under {@link KEY_NUMBERS_MIME} for the runner and tests, and a
- * readable JSON text for people. Non-finite numbers are rejected (JSON would turn them into null silently).
+ * The display of a notebook's key numbers: JSON under {@link KEY_NUMBERS_MIME} for the runner and tests, and an
+ * empty text, so that a reader does not wade through them. Non-finite numbers are rejected (JSON would turn them into null silently).
  */
 export function keyNumbers(values: { [key: string]: Json }): Displayable {
   const bad = nonFinitePaths(values, "");
   if (bad.length) throw new Error(`keyNumbers: non-finite values at ${bad.join(", ")}`);
-  return displayable({ [KEY_NUMBERS_MIME]: values, "text/plain": JSON.stringify(values, null, 2) });
+  // Nothing for people to read: the numbers are for the tests (the tables and figures above show them); the empty
+  // text keeps front ends from printing the JSON of an unknown MIME type.
+  return displayable({ [KEY_NUMBERS_MIME]: values, "text/plain": "" });
 }
 
 function nonFinitePaths(value: Json, path: string): string[] {

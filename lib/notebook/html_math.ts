@@ -20,8 +20,9 @@ import { dirname, join } from "node:path";
 const RENDERED = "rendered_html";
 /** Elements whose text is never maths. */
 const SKIP = new Set(["PRE", "CODE", "SCRIPT", "STYLE", "TEXTAREA"]);
-/** Delimiters, longest first: display `$$…$$` and `\[…\]`, inline `\(…\)` and `$…$` (not `$` followed by space). */
-const MATH = /\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\]|\\\(([\s\S]+?)\\\)|\$(?!\s)((?:\\\$|[^$\n])+?)\$/g;
+/** Delimiters, longest first: display `$$…$$` and `\[…\]`, inline `\(…\)` and `$…$` (not `$` followed by space;
+ * it may span a line break, which `deno fmt` puts into long inline formulas). */
+const MATH = /\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\]|\\\(([\s\S]+?)\\\)|\$(?!\s)((?:\\\$|[^$])+?)\$/g;
 
 /** The little of linkedom's DOM used here (Deno's type library has no DOM). */
 interface DomNode {
