@@ -47,7 +47,8 @@ export async function listNotebooks(dir: string = NOTEBOOK_DIR): Promise<Noteboo
 }
 
 /**
- * Picks notebooks by name: an exact name, a file name, or a unique prefix (`01`); all when `names` is empty.
+ * Picks notebooks by name: an exact name, a file name, a number (`04`: the name `04_…`) or a unique prefix (`04b`);
+ * all when `names` is empty.
  * Throws naming the available notebooks when a name matches none or several.
  */
 export function selectNotebooks(all: readonly NotebookEntry[], names: readonly string[]): NotebookEntry[] {
@@ -56,6 +57,9 @@ export function selectNotebooks(all: readonly NotebookEntry[], names: readonly s
     const name = basename(raw).replace(/\.ipynb$/, "");
     const exact = all.find((n) => n.name === name);
     if (exact) return exact;
+    // A number names the notebook it numbers: "04" is 04_model_parallel, not 04b_face_pipeline too.
+    const numbered = all.filter((n) => n.name.startsWith(`${name}_`));
+    if (numbered.length === 1) return numbered[0];
     const matches = all.filter((n) => n.name.startsWith(name));
     if (matches.length === 1) return matches[0];
     const available = all.map((n) => n.name).join(", ");
