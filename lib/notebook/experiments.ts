@@ -118,7 +118,8 @@ export async function experimentResults(
 /** One family on one dataset, as the report shows it: table, figure (mean ± std, seeds, control) and verdict. */
 export function familyDisplay(results: GridResults, experiment: Experiment, dataset: string): Displayable {
   const claim = checkClaims(results, [experiment]).find((c) => c.dataset === dataset);
-  const { blocks } = familyBlocks(results, experiment, dataset, { claim });
+  const { blocks: full } = familyBlocks(results, experiment, dataset, { claim });
+  const blocks = full.flatMap((b) => (b.kind === "table" ? compactTables(b) : [b]));
   if (experiment.family === "margins") {
     for (const f of gradientFormFindings(results, experiment).filter((f) => f.dataset === dataset)) {
       blocks.push({ kind: "paragraph", text: `**Gradient forms (the kit's finding).** ${f.text}.` });
@@ -143,6 +144,35 @@ export function familyDisplay(results: GridResults, experiment: Experiment, data
       : b
   ));
   return displayable({ "text/html": html, "text/markdown": md, "text/plain": md });
+}
+
+type TableBlock = Extract<Block, { kind: "table" }>;
+
+/**
+ * The report's family table made readable in a notebook: one table per pair set (the report puts every set's metrics
+ * side by side, 12 columns on LFW), each titled with its set, and without the config-hash column (the hashes stay in
+ * the report and the grid's records). The Δ and seeds columns go with the first set, the one Δ is computed on.
+ */
+export function compactTables(table: TableBlock): Block[] {
+  const keep = table.headers.map((h) => h !== "config");
+  const setOf = (h: string) => (h.includes(": ") ? h.slice(0, h.indexOf(": ")) : null);
+  const sets = [...new Set(table.headers.map(setOf).filter((s): s is string => s !== null))];
+  if (sets.length === 0) return [table];
+  return sets.flatMap((set, k): Block[] => {
+    const columns = table.headers.map((h, i) =>
+      keep[i] && (i === 0 || setOf(h) === set || (k === 0 && setOf(h) === null))
+    );
+    const pick = <T>(cells: readonly T[]) => cells.filter((_, i) => columns[i]);
+    return [
+      { kind: "paragraph", text: `**${set}**` },
+      {
+        kind: "table",
+        headers: pick(table.headers).map((h) => (setOf(h) === set ? h.slice(set.length + 2) : h)),
+        rows: table.rows.map(pick),
+        align: table.align ? pick(table.align) : undefined,
+      },
+    ];
+  });
 }
 
 /**
