@@ -126,7 +126,9 @@ export function renderMathInHtml(page: string): MathRender {
   const style = document.createElement("style");
   style.textContent = katexCss();
   document.head.appendChild(style);
-  return { html: "<!DOCTYPE html>\n" + document.documentElement.outerHTML, rendered, errors };
+  // The template's comments about loading MathJax go too: nothing in the page refers to it any more.
+  const html = document.documentElement.outerHTML.replace(/<!--(?:(?!-->)[\s\S])*?mathjax[\s\S]*?-->\s*/gi, "");
+  return { html: "<!DOCTYPE html>\n" + html, rendered, errors };
 }
 
 let cssCache: string | undefined;

@@ -4,6 +4,9 @@ import { figureBundle, svgSize } from "../../lib/notebook/display.ts";
 
 /** A page shaped like nbconvert's classic export: a Markdown cell, a code cell, MathJax from a CDN. */
 const PAGE = `<!DOCTYPE html><html><head>
+<!-- Load mathjax -->
+<!-- MathJax configuration -->
+<!-- keep me -->
 <script src="https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/MathJax.js?config=TeX-AMS_CHTML-full,Safe"></script>
 <script>init_mathjax = function() { if (window.MathJax) { MathJax.Hub.Config({}); } }</script>
 </head><body>
@@ -18,7 +21,8 @@ Deno.test("renderMathInHtml: typesets $, $$ and \\( \\) in rendered Markdown, no
   assert.deepEqual(r.errors, []);
   assert.equal((r.html.match(/class="katex"/g) ?? []).length, 3);
   assert.equal((r.html.match(/class="katex-display"/g) ?? []).length, 1);
-  assert.ok(!/MathJax/i.test(r.html), "no MathJax script left");
+  assert.ok(!/MathJax/i.test(r.html), "no MathJax script or comment left");
+  assert.ok(r.html.includes("<!-- keep me -->"), "other comments stay");
   assert.ok(r.html.includes("<code>$x$</code>") && r.html.includes('"$1" + "$2"'), "code untouched");
   assert.ok(r.html.includes("a cost of 5 $ or so"), "a lone dollar stays text");
   assert.ok(r.html.includes("&lt;"), "text around maths stays escaped");
