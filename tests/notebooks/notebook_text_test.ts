@@ -49,3 +49,16 @@ Deno.test("notebooks: display maths is one block deno fmt cannot turn into a lis
     });
   }
 });
+
+Deno.test("notebooks: each ends with exercises that have hints, and none points a student at ../shared", async () => {
+  for (const nb of await listNotebooks()) {
+    const json = JSON.parse(await Deno.readTextFile(nb.path)) as { cells: Cell[] };
+    const markdown = json.cells.filter((c) => c.cell_type === "markdown").map(text);
+    const exercises = markdown.find((md) => /^## Exercises\b/m.test(md));
+    assert.ok(exercises, `${nb.name}: no "## Exercises" section`);
+    const items = exercises.slice(exercises.search(/^## Exercises\b/m)).split(/\n(?=\d+\. )/).slice(1);
+    assert.ok(items.length >= 2, `${nb.name}: ${items.length} exercises`);
+    for (const item of items) assert.match(item, /_Hint/, `${nb.name}: exercise without a hint: ${item.slice(0, 60)}`);
+    for (const cell of json.cells) assert.ok(!text(cell).includes("../shared"), `${nb.name}: refers to ../shared`);
+  }
+});
