@@ -154,7 +154,8 @@ export type Json = string | number | boolean | null | Json[] | { [key: string]: 
 
 /**
  * The display of a notebook's key numbers: JSON under {@link KEY_NUMBERS_MIME} for the runner and tests, and an
- * empty text, so that a reader does not wade through them. Non-finite numbers are rejected (JSON would turn them into null silently).
+ * empty text, so that a reader does not wade through them. Non-finite numbers are rejected (JSON would turn them
+ * into null silently).
  */
 export function keyNumbers(values: { [key: string]: Json }): Displayable {
   const bad = nonFinitePaths(values, "");
