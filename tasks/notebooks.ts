@@ -43,7 +43,10 @@ await runTask(async () => {
     throw new UsageError(`notebooks: ${(err as Error).message}`);
   }
   const results: Array<
-    Pick<NotebookRun, "name" | "seconds" | "cells" | "keyNumbers"> & { ok: boolean; error?: string }
+    Pick<NotebookRun, "name" | "seconds" | "cells" | "keyNumbers"> & { math?: NotebookRun["math"] } & {
+      ok: boolean;
+      error?: string;
+    }
   > = [];
   for (const nb of selected) {
     console.error(`notebooks: ${nb.name} …`);
@@ -52,8 +55,12 @@ await runTask(async () => {
         `${flags.out}/${nb.name}`,
         (dir) => executeNotebook({ notebook: nb.path, outDir: dir, params, timeoutS: flags.timeout }),
       );
-      console.error(`notebooks: ${nb.name} ok (${run.cells} cells, ${run.seconds.toFixed(1)} s)`);
-      results.push({ name: run.name, seconds: run.seconds, cells: run.cells, keyNumbers: run.keyNumbers, ok: true });
+      console.error(
+        `notebooks: ${nb.name} ok (${run.cells} cells, ${run.seconds.toFixed(1)} s, ${run.math.rendered} formulas)`,
+      );
+      for (const e of run.math.errors) console.error(`notebooks: ${nb.name}: KaTeX: ${e}`);
+      const { name, seconds, cells, keyNumbers, math } = run;
+      results.push({ name, seconds, cells, keyNumbers, math, ok: true });
     } catch (err) {
       const message = (err as Error).message;
       console.error(`notebooks: ${nb.name} FAILED\n${message}`);
@@ -63,12 +70,13 @@ await runTask(async () => {
   const failed = results.filter((r) => !r.ok).map((r) => r.name);
   console.log(JSON.stringify({
     out: flags.out,
-    notebooks: results.map(({ name, ok, seconds, cells, keyNumbers }) => ({
+    notebooks: results.map(({ name, ok, seconds, cells, keyNumbers, math }) => ({
       name,
       ok,
       seconds,
       cells,
       keyNumbers: keyNumbers !== null,
+      math: math ? { rendered: math.rendered, errors: math.errors.length } : null,
     })),
     failed,
   }));

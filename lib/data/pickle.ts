@@ -13,6 +13,7 @@
  * @example
  * ```ts
  * import { PickleDict, readInsightfaceBin, unpickle, writeInsightfaceBin } from "./pickle.ts";
+ * declare const jpegA: Uint8Array, jpegB: Uint8Array, pickledOrderedDict: Uint8Array;
  * const bytes = writeInsightfaceBin({ images: [jpegA, jpegB], issame: [true] });
  * const { images, issame } = readInsightfaceBin(bytes, "my.bin");
  * // With an allow-list: only collections.OrderedDict may be called.

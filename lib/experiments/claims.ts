@@ -206,8 +206,9 @@ function checkFamily(ctx: Ctx, e: Experiment): ClaimCheck {
       return {
         ...base,
         verdict: beaten.length === others.length ? "reproduced" : "not reproduced",
-        evidence: `${ranking}. ${sf2.label} minus each: ` +
-          others.map(({ r, d }) => `${r.label} ${pp(d.delta)}${d.beyond ? "*" : ""}`).join(", ") +
+        // Each loss minus SphereFace2: the sign of the table's Δ column (row minus the reference row, SphereFace2).
+        evidence: `${ranking}. Each loss minus SphereFace2: ` +
+          others.map(({ r, d }) => `${r.label} ${pp(-d.delta)}${d.beyond ? "*" : ""}`).join(", ") +
           ` (* beyond the spread): ahead of ${beaten.length}/${others.length} beyond the spread` +
           (lost.length ? `, behind ${lost.map((o) => o.r.label).join(", ")}` : "") + "." +
           bestSphereFace2(ctx, sf2.s, others.map((o) => o.r)),

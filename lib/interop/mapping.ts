@@ -23,6 +23,8 @@
  * ```ts
  * import { readTorchFile } from "./torch_load.ts";
  * import { findBackbone, kitToStateDict, stateDictToKit } from "./mapping.ts";
+ * import type { Model } from "../models/registry.ts";
+ * declare const model: Model;
  * const ck = await readTorchFile("model_20000.pth");
  * const { stateDict } = findBackbone(ck);
  * const { config, tensors } = stateDictToKit(stateDict, { source: "opensphere", file: ck.file });

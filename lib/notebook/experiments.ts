@@ -24,13 +24,14 @@ import {
   loadProfile,
   withSyntheticDir,
 } from "../experiments/spec.ts";
-import { blocksHtml, toMarkdown } from "../report/document.ts";
+import { type Block, blocksHtml, toMarkdown } from "../report/document.ts";
+import { svgToPng } from "../plots/png.ts";
 import { familyBlocks } from "../report/experiments_report.ts";
 import * as tf from "@tensorflow/tfjs";
 import { join, resolve } from "node:path";
 import { REPO_ROOT } from "../fs/paths.ts";
 import { cacheDir } from "./cache.ts";
-import { type Displayable, displayable } from "../render/display.ts";
+import { type Displayable, displayable, escapeHtml, FIGURE_PNG_SCALE, pngImgHtml, svgSize } from "../render/display.ts";
 
 /** The parameters every experiment notebook takes (spread them into its schema). */
 export const experimentParamsShape = {
@@ -117,14 +118,61 @@ export async function experimentResults(
 /** One family on one dataset, as the report shows it: table, figure (mean ± std, seeds, control) and verdict. */
 export function familyDisplay(results: GridResults, experiment: Experiment, dataset: string): Displayable {
   const claim = checkClaims(results, [experiment]).find((c) => c.dataset === dataset);
-  const { blocks } = familyBlocks(results, experiment, dataset, { claim });
+  const { blocks: full } = familyBlocks(results, experiment, dataset, { claim });
+  const blocks = full.flatMap((b) => (b.kind === "table" ? compactTables(b) : [b]));
   if (experiment.family === "margins") {
     for (const f of gradientFormFindings(results, experiment).filter((f) => f.dataset === dataset)) {
       blocks.push({ kind: "paragraph", text: `**Gradient forms (the kit's finding).** ${f.text}.` });
     }
   }
   const md = toMarkdown(blocks.filter((b) => b.kind !== "figure"));
-  return displayable({ "text/html": blocksHtml(blocks), "text/markdown": md, "text/plain": md });
+  // Figures as PNG <img> (figureBundle's form), not inline SVG, which GitHub's sanitiser strips.
+  const html = blocksHtml(blocks.map((b): Block =>
+    b.kind === "figure"
+      ? {
+        kind: "markdown",
+        markdown: "",
+        html: `<figure>${
+          pngImgHtml(
+            svgToPng(b.figure.svg, { scale: FIGURE_PNG_SCALE }),
+            svgSize(b.figure.svg).width,
+            b.figure.caption,
+          )
+        }` +
+          `<figcaption>${escapeHtml(b.figure.caption)}</figcaption></figure>`,
+      }
+      : b
+  ));
+  return displayable({ "text/html": html, "text/markdown": md, "text/plain": md });
+}
+
+type TableBlock = Extract<Block, { kind: "table" }>;
+
+/**
+ * The report's family table made readable in a notebook: one table per pair set (the report puts every set's metrics
+ * side by side, 12 columns on LFW), each titled with its set, and without the config-hash column (the hashes stay in
+ * the report and the grid's records). The Δ and seeds columns go with the first set, the one Δ is computed on.
+ */
+export function compactTables(table: TableBlock): Block[] {
+  const keep = table.headers.map((h) => h !== "config");
+  const setOf = (h: string) => (h.includes(": ") ? h.slice(0, h.indexOf(": ")) : null);
+  const sets = [...new Set(table.headers.map(setOf).filter((s): s is string => s !== null))];
+  if (sets.length === 0) return [table];
+  return sets.flatMap((set, k): Block[] => {
+    const columns = table.headers.map((h, i) =>
+      keep[i] && (i === 0 || setOf(h) === set || (k === 0 && setOf(h) === null))
+    );
+    const pick = <T>(cells: readonly T[]) => cells.filter((_, i) => columns[i]);
+    return [
+      { kind: "paragraph", text: `**${set}**` },
+      {
+        kind: "table",
+        headers: pick(table.headers).map((h) => (setOf(h) === set ? h.slice(set.length + 2) : h)),
+        rows: table.rows.map(pick),
+        align: table.align ? pick(table.align) : undefined,
+      },
+    ];
+  });
 }
 
 /**

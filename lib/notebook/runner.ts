@@ -15,6 +15,7 @@
 import { basename, join } from "node:path";
 import { extractKeyNumbers, type Json, type NotebookJson } from "../render/display.ts";
 import { REPO_ROOT } from "../fs/paths.ts";
+import { renderMathInHtml } from "./html_math.ts";
 import { PARAMS_ENV } from "./params.ts";
 
 /** The kit's root folder (lib/fs/paths.ts; re-exported for the notebooks). */
@@ -47,7 +48,8 @@ export async function listNotebooks(dir: string = NOTEBOOK_DIR): Promise<Noteboo
 }
 
 /**
- * Picks notebooks by name: an exact name, a file name, or a unique prefix (`01`); all when `names` is empty.
+ * Picks notebooks by name: an exact name, a file name, a number (`04`: the name `04_…`) or a unique prefix (`04b`);
+ * all when `names` is empty.
  * Throws naming the available notebooks when a name matches none or several.
  */
 export function selectNotebooks(all: readonly NotebookEntry[], names: readonly string[]): NotebookEntry[] {
@@ -56,6 +58,9 @@ export function selectNotebooks(all: readonly NotebookEntry[], names: readonly s
     const name = basename(raw).replace(/\.ipynb$/, "");
     const exact = all.find((n) => n.name === name);
     if (exact) return exact;
+    // A number names the notebook it numbers: "04" is 04_model_parallel, not 04b_face_pipeline too.
+    const numbered = all.filter((n) => n.name.startsWith(`${name}_`));
+    if (numbered.length === 1) return numbered[0];
     const matches = all.filter((n) => n.name.startsWith(name));
     if (matches.length === 1) return matches[0];
     const available = all.map((n) => n.name).join(", ");
@@ -89,6 +94,8 @@ export interface NotebookRun {
   cells: number;
   /** What the notebook emitted with `keyNumbers(...)`, or null if it emitted none. */
   keyNumbers: { [key: string]: Json } | null;
+  /** Formulas typeset in the HTML export, and those KaTeX rejected (with its message). */
+  math: { rendered: number; errors: string[] };
   files: { notebook: string; html: string; keyNumbers: string | null };
 }
 
@@ -134,6 +141,9 @@ export async function executeNotebook(options: ExecuteOptions): Promise<Notebook
   const summary = JSON.parse(stdoutLines[stdoutLines.length - 1]) as { seconds: number; cells: number };
   const executed = JSON.parse(await Deno.readTextFile(notebookOut)) as NotebookJson;
   const keyNumbers = extractKeyNumbers(executed);
+  // The maths of the HTML export, typeset now (KaTeX, fonts inlined): it then renders offline, without MathJax.
+  const math = renderMathInHtml(await Deno.readTextFile(htmlOut));
+  await Deno.writeTextFile(htmlOut, math.html);
   let keyNumbersPath: string | null = null;
   if (keyNumbers) {
     keyNumbersPath = join(options.outDir, "key_numbers.json");
@@ -144,6 +154,7 @@ export async function executeNotebook(options: ExecuteOptions): Promise<Notebook
     seconds: summary.seconds,
     cells: summary.cells,
     keyNumbers,
+    math: { rendered: math.rendered, errors: math.errors },
     files: { notebook: notebookOut, html: htmlOut, keyNumbers: keyNumbersPath },
   };
 }

@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { JUPYTER_DISPLAY, type MimeBundle } from "../render/display.ts";
+import { FIGURE_PNG_SCALE, figureBundle, JUPYTER_DISPLAY, type MimeBundle, svgSize } from "../render/display.ts";
 import { renderSvg, type SvgPlotOptions } from "../render/svg.ts";
 import { type PngOptions, svgToPng } from "./png.ts";
 
@@ -44,9 +44,12 @@ export class PlotFigure {
     return [svgPath, pngPath];
   }
 
-  /** Inline SVG in notebooks (crisp, small, selectable text); the title as text elsewhere. */
+  /**
+   * In notebooks a PNG at {@link FIGURE_PNG_SCALE}× shown at the SVG's size ({@link figureBundle}: the form every
+   * front end keeps, Jupyter, VS Code, nbconvert's HTML and GitHub alike); the title as text elsewhere.
+   */
   [JUPYTER_DISPLAY](): MimeBundle {
-    return { "image/svg+xml": this.svg, "text/plain": `[figure: ${this.title}]` };
+    return figureBundle(this.png({ scale: FIGURE_PNG_SCALE }), svgSize(this.svg).width, this.title);
   }
 }
 

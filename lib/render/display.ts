@@ -87,6 +87,57 @@ export function table<R extends object>(
   return { markdown: md, [JUPYTER_DISPLAY]: () => ({ "text/html": html, "text/markdown": md, "text/plain": md }) };
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Figures
+
+/** Pixel ratio of the PNG a figure is displayed as: crisp on high-DPI screens, shown at its SVG size. */
+export const FIGURE_PNG_SCALE = 2;
+
+/** The size an SVG declares on its root element (`width`/`height` attributes, else its `viewBox`). */
+export function svgSize(svg: string): { width: number; height: number } {
+  const root = svg.slice(0, svg.indexOf(">") + 1);
+  const attr = (name: string) => Number(new RegExp(`\\s${name}="([\\d.]+)`).exec(root)?.[1]);
+  let width = attr("width"), height = attr("height");
+  if (!(width > 0 && height > 0)) {
+    const box = /viewBox="[\d.\-]+[ ,]+[\d.\-]+[ ,]+([\d.]+)[ ,]+([\d.]+)"/.exec(root);
+    width = Number(box?.[1]);
+    height = Number(box?.[2]);
+  }
+  if (!(width > 0 && height > 0)) {
+    throw new Error("svgSize: the <svg> element declares neither width/height nor viewBox");
+  }
+  return { width, height };
+}
+
+/**
+ * An `<img>` holding a PNG as a data URI, shown at `width` CSS pixels: the HTML form of a figure, which every front
+ * end keeps (nbconvert's HTML export drops bare `image/svg+xml` outputs; inline `<svg>` inside HTML is stripped by
+ * GitHub's sanitiser).
+ */
+export function pngImgHtml(png: Uint8Array, width: number, alt: string): string {
+  return `<img src="data:image/png;base64,${base64(png)}" width="${Math.round(width)}" alt="${escapeHtml(alt)}">`;
+}
+
+/**
+ * The one way the kit displays a figure in a notebook: a PNG, as `image/png` (what GitHub's viewer and VS Code
+ * render) and as an `<img>` in `text/html` sized to the figure (what Jupyter and nbconvert's HTML show, at the
+ * figure's own size although the PNG is rendered at {@link FIGURE_PNG_SCALE}×), with the title as plain text.
+ * No `image/svg+xml`: nbconvert's HTML export shows it as an empty box.
+ */
+export function figureBundle(png: Uint8Array, width: number, title: string): MimeBundle {
+  return {
+    "text/html": pngImgHtml(png, width, title),
+    "image/png": base64(png),
+    "text/plain": `[figure: ${title}]`,
+  };
+}
+
+function base64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -102,13 +153,16 @@ export const KEY_NUMBERS_MIME = "application/vnd.sf2.key-numbers+json";
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
 /**
- * The display of a notebook's key numbers: JSON under {@link KEY_NUMBERS_MIME} for the runner and tests, and a
- * readable JSON text for people. Non-finite numbers are rejected (JSON would turn them into null silently).
+ * The display of a notebook's key numbers: JSON under {@link KEY_NUMBERS_MIME} for the runner and tests, and an
+ * empty text, so that a reader does not wade through them. Non-finite numbers are rejected (JSON would turn them
+ * into null silently).
  */
 export function keyNumbers(values: { [key: string]: Json }): Displayable {
   const bad = nonFinitePaths(values, "");
   if (bad.length) throw new Error(`keyNumbers: non-finite values at ${bad.join(", ")}`);
-  return displayable({ [KEY_NUMBERS_MIME]: values, "text/plain": JSON.stringify(values, null, 2) });
+  // Nothing for people to read: the numbers are for the tests (the tables and figures above show them); the empty
+  // text keeps front ends from printing the JSON of an unknown MIME type.
+  return displayable({ [KEY_NUMBERS_MIME]: values, "text/plain": "" });
 }
 
 function nonFinitePaths(value: Json, path: string): string[] {

@@ -69,8 +69,9 @@ interface PlotSvg extends DomNode {
 }
 
 // Layout of the header (px); Plot's default font is 10px system-ui.
-const FONT_SIZE = 10;
-const HEADING_SIZE = 13;
+/** Text size of every figure (Plot's default is 10 px, small once a figure is scaled to a notebook's width). */
+const FONT_SIZE = 12;
+const HEADING_SIZE = 14;
 const PAD = 8;
 const ROW = 16;
 const SWATCH = 10;
@@ -80,6 +81,22 @@ const CHAR_WIDTH = 6;
 
 /** Scale options whose `legend` would produce HTML (or a figure) in Plot. */
 const LEGEND_SCALES = ["color", "opacity", "symbol", "r", "length"] as const;
+
+/**
+ * Scales given explicit integer ticks (shards, t, seeds) are labelled as integers ("1", "2"), not with the decimals
+ * the scale's default format would give them ("1.0", "2.0"), unless the options set a format.
+ */
+function integerTicks<T extends Record<string, unknown>>(options: T): T {
+  const out: Record<string, unknown> = { ...options };
+  for (const key of ["x", "y", "fx", "fy"]) {
+    const scale = out[key] as { ticks?: unknown; tickFormat?: unknown } | undefined;
+    if (!scale || scale.tickFormat !== undefined || !Array.isArray(scale.ticks)) continue;
+    if (scale.ticks.every((t) => typeof t === "number" && Number.isInteger(t))) {
+      out[key] = { ...scale, tickFormat: "d" };
+    }
+  }
+  return out as T;
+}
 
 /**
  * Renders a Plot chart to the text of a standalone SVG file (UTF-8, `xmlns` set, no XML declaration needed).
@@ -95,7 +112,7 @@ export function renderSvg(options: SvgPlotOptions): string {
   // linkedom's `style` property is read-only, so Plot's string form fails there; set it as an attribute instead.
   const plotStyle = typeof style === "string" ? undefined : style;
   const svg = Plot.plot({
-    ...plotOptions,
+    ...integerTicks(plotOptions),
     style: plotStyle,
     figure: false,
     document: document as never,
@@ -104,6 +121,7 @@ export function renderSvg(options: SvgPlotOptions): string {
     throw new Error(`renderSvg: Plot returned <${svg.tagName.toLowerCase()}>, expected <svg>`);
   }
   svg.setAttribute("xmlns", SVG_NS);
+  svg.setAttribute("font-size", String(FONT_SIZE));
   if (typeof style === "string") svg.setAttribute("style", style);
   if (heading !== undefined || swatches) {
     addHeader(document, svg, heading, swatches ? swatchEntries(svg) : [], swatches);

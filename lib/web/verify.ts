@@ -9,7 +9,10 @@
  *
  * @example
  * ```ts
- * import { verifyPair } from "./verify.ts";
+ * import { verifyPair, type VerifyDeps } from "./verify.ts";
+ * import type { RgbImage } from "../data/image.ts";
+ * declare const peer: Pick<VerifyDeps, "describe">, model: VerifyDeps["model"], meta: VerifyDeps["meta"];
+ * declare const imageA: RgbImage, imageB: RgbImage;
  * const r = await verifyPair({ describe: peer.describe, model, meta }, imageA, imageB);
  * console.log(JSON.stringify({ cosine: r.cosine, threshold: r.threshold, same: r.same }));
  * ```

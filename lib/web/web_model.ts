@@ -9,9 +9,10 @@
  *
  * @example
  * ```ts
- * import { packWebModel, restoreWebModel } from "./web_model.ts";
- * const { meta, weights } = packWebModel({ name, step, config, tensors });  // build time
- * const model = restoreWebModel(meta, weights.buffer);                    // page / compare
+ * import { packWebModel, restoreWebModel, type RunTensors } from "./web_model.ts";
+ * declare const run: RunTensors; // name, step, model and head configs, checkpoint tensors
+ * const { meta, weights } = packWebModel(run);                              // build time
+ * const model = restoreWebModel(meta, weights.buffer as ArrayBuffer);                    // page / compare
  * ```
  * @module
  */

@@ -211,16 +211,16 @@ Deno.test("claims: comparison — reproduced when SphereFace2 is ahead of all fi
   assert.equal(ok.verdict, "reproduced", ok.evidence);
   assert.match(
     ok.evidence,
-    /SphereFace2 minus each: Softmax \+5\.0 pp\*, NormFace \+5\.0 pp\*, SphereFace \+5\.0 pp\*, CosFace \+5\.0 pp\*, ArcFace \+5\.0 pp\* \(\* beyond the spread\): ahead of 5\/5 beyond the spread\.$/,
+    /Each loss minus SphereFace2: Softmax -5\.0 pp\*, NormFace -5\.0 pp\*, SphereFace -5\.0 pp\*, CosFace -5\.0 pp\*, ArcFace -5\.0 pp\* \(\* beyond the spread\): ahead of 5\/5 beyond the spread\.$/,
   );
 
   const behind = claim({ cells: { [CELLS.paper]: around(85), [CELLS.arcface]: around(90) } }, "comparison");
   assert.equal(behind.verdict, "not reproduced");
-  assert.match(behind.evidence, /ArcFace -5\.0 pp\*.*ahead of 4\/5 beyond the spread, behind ArcFace\.$/);
+  assert.match(behind.evidence, /ArcFace \+5\.0 pp\*.*ahead of 4\/5 beyond the spread, behind ArcFace\.$/);
 
   const tie = claim({ cells: { [CELLS.paper]: around(85), [CELLS.cosface]: around(84.8) } }, "comparison");
   assert.equal(tie.verdict, "not reproduced");
-  assert.match(tie.evidence, /CosFace \+0\.2 pp,.*ahead of 4\/5/);
+  assert.match(tie.evidence, /CosFace -0\.2 pp,.*ahead of 4\/5/);
 });
 
 Deno.test("claims: noise — reproduced when SphereFace2 leads ArcFace and CosFace at the top noise beyond the spread", () => {

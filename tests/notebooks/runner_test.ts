@@ -6,13 +6,14 @@ const NAMES = [
   "02_sphereface2_loss",
   "03_geometry_and_thresholds",
   "04_model_parallel",
+  "04b_face_pipeline",
   "05_ablations",
   "06_loss_comparison",
   "07_margins_and_gradient_forms",
   "08_label_noise",
 ];
 
-Deno.test("listNotebooks / selectNotebooks: the eight notebooks, by name or unique prefix", async () => {
+Deno.test("listNotebooks / selectNotebooks: the nine notebooks, by name, number or unique prefix", async () => {
   const all = await listNotebooks();
   assert.deepEqual(all.map((n) => n.name), NAMES);
   assert.deepEqual(selectNotebooks(all, []).map((n) => n.name), NAMES);
@@ -21,6 +22,8 @@ Deno.test("listNotebooks / selectNotebooks: the eight notebooks, by name or uniq
     NAMES[0],
   ]);
   assert.throws(() => selectNotebooks(all, ["0"]), /ambiguous/);
+  // A number names the notebook it numbers; a longer prefix the other one.
+  assert.deepEqual(selectNotebooks(all, ["04", "04b"]).map((n) => n.name), ["04_model_parallel", "04b_face_pipeline"]);
   assert.throws(() => selectNotebooks(all, ["zz"]), /no notebook "zz"; available: 01_softmax_to_binary/);
 });
 

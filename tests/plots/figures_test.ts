@@ -97,10 +97,15 @@ Deno.test("figure snapshot: generic lines with panels", async () => {
   await assertSnapshot(linesFigure(rows, "lines", { x: "x", y: "y" }).svg, golden("lines"));
 });
 
-Deno.test("PlotFigure: displays as inline SVG, renders a PNG with text, writes .svg and .png", async () => {
+Deno.test("PlotFigure: displays as a 2x PNG (image/png and <img> at the SVG's width), writes .svg and .png", async () => {
   const fig = boundaryFigure(boundaryGrid([0, 0.4], [3]));
-  const bundle = fig[Symbol.for("Jupyter.display") as keyof PlotFigure] as unknown as () => Record<string, unknown>;
-  assert.equal(bundle.call(fig)["image/svg+xml"], fig.svg);
+  const bundle = fig[Symbol.for("Jupyter.display") as keyof PlotFigure] as unknown as () => Record<string, string>;
+  const shown = bundle.call(fig);
+  assert.equal(shown["image/svg+xml"], undefined, "no bare SVG: nbconvert's HTML drops it");
+  const png2 = Uint8Array.from(atob(shown["image/png"]), (c) => c.charCodeAt(0));
+  assert.deepEqual(png2, fig.png({ scale: 2 }));
+  const width = Number(/ width="(\d+)"/.exec(fig.svg.slice(0, fig.svg.indexOf(">")))![1]);
+  assert.ok(shown["text/html"].startsWith(`<img src="data:image/png;base64,${shown["image/png"]}" width="${width}"`));
   const png = fig.png();
   assert.deepEqual([...png.slice(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   assert.deepEqual(fig.png(), png, "deterministic");

@@ -22,6 +22,8 @@ const SMALL = {
   parallelSteps: 1,
   experimentsSource: "retrain",
   experimentsProfile: "smoke",
+  pipelineConfig: "configs/train/grid-smoke-synthetic-sfnet4.json",
+  pipelineSteps: 40,
 };
 
 /** Jobs of the smoke grid restricted to some families: (distinct cells + the random-init control) × seeds × datasets. */
@@ -45,11 +47,28 @@ Deno.test("deno task notebooks: all notebooks execute headless; results folders 
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const summary = JSON.parse(lastLine(r.stdout));
     assert.deepEqual(summary.failed, []);
-    assert.equal(summary.notebooks.length, 8);
+    assert.equal(summary.notebooks.length, 9);
     const read = async (name: string) => {
       for (const f of [`${name}.ipynb`, `${name}.html`, "key_numbers.json"]) await Deno.stat(`${out}/${name}/${f}`);
       return JSON.parse(await Deno.readTextFile(`${out}/${name}/key_numbers.json`));
     };
+
+    // Every notebook's HTML export holds its figures (PNG, never a bare SVG output nbconvert would drop) and its
+    // maths typeset by KaTeX with the fonts inlined; no formula left as TeX, no MathJax.
+    for (const nb of summary.notebooks) {
+      assert.equal(nb.math.errors, 0, `${nb.name}: KaTeX errors`);
+      const html = await Deno.readTextFile(`${out}/${nb.name}/${nb.name}.html`);
+      const executed = JSON.parse(await Deno.readTextFile(`${out}/${nb.name}/${nb.name}.ipynb`));
+      const outputs = executed.cells.flatMap((c: { outputs?: { data?: Record<string, unknown> }[] }) =>
+        c.outputs ?? []
+      );
+      assert.ok(!outputs.some((o: { data?: Record<string, unknown> }) => o.data?.["image/svg+xml"]), nb.name);
+      const figures = outputs.filter((o: { data?: Record<string, unknown> }) => o.data?.["image/png"]).length;
+      const imgs = (html.match(/<img src="data:image\/png;base64,/g) ?? []).length;
+      assert.ok(imgs >= figures && imgs > 0, `${nb.name}: ${imgs} images in the HTML, ${figures} figure outputs`);
+      assert.ok(nb.math.rendered > 0 && (html.match(/class="katex"/g) ?? []).length >= nb.math.rendered, nb.name);
+      assert.ok(html.includes("data:font/woff2;base64,") && !/mathjax/i.test(html), nb.name);
+    }
 
     // 01: both heads fit the toy identities; SphereFace2's learned τ separates as well as the best threshold.
     const k1 = await read("01_softmax_to_binary");
@@ -104,6 +123,16 @@ Deno.test("deno task notebooks: all notebooks execute headless; results folders 
     assert.ok(m8.differencePercentOfStep.pcie > 0 && m8.differencePercentOfStep.pcie < 1, JSON.stringify(m8));
     assert.equal(k4.quotedAnchor.quoted55M, 1389);
     assert.ok(k4.quotedAnchor.relativeError < 0.01);
+
+    // 04b: the 15-line loss equals the kit's head; a live run on the kit's synthetic faces (smoke scale: the numbers are
+    // only checked to be accuracies) with its random-init control on View 1 and View 2.
+    const k4b = await read("04b_face_pipeline");
+    assert.equal(k4b.steps, SMALL.pipelineSteps);
+    assert.ok(k4b.lossCheck.absDiff < 1e-4 * Math.max(1, Math.abs(k4b.lossCheck.kit)), JSON.stringify(k4b.lossCheck));
+    assert.ok(Number.isFinite(k4b.firstLoss) && Number.isFinite(k4b.lastLoss) && k4b.b0 > 0);
+    for (const view of [k4b.view1.trained, k4b.view1.control, k4b.view2.trained, k4b.view2.control]) {
+      for (const v of Object.values(view)) assert.ok(typeof v === "number" && v >= 0 && v <= 100, JSON.stringify(k4b));
+    }
 
     // 05–08: each retrains its families on the smoke grid (one seed: every verdict is allowed, none is beyond a spread).
     const smoke = await loadProfile("smoke");
