@@ -1,8 +1,10 @@
 /**
  * `deno task bench head [--loss sphereface2] [--batch 256] [--dim 512] [--classes 10000] [--warmup 2] [--steps 5]
- * [--backend NAME] [--torch] [--shards N]`: forward + backward of a loss head; the last line of stdout is JSON with
- * `stepSeconds` and `imagesPerSecond`. `--torch` also runs the same step in PyTorch
- * (tasks/reference/bench_head_torch.py, Debian's python3-torch) and adds its figures and the ratio.
+ * [--backend NAME] [--torch] [--repeats N] [--allow-reference-blas] [--shards N]`: forward + backward of a loss head;
+ * the last line of stdout is JSON with `stepSeconds` and `imagesPerSecond`. `--torch` also runs the same step in
+ * PyTorch (tasks/reference/bench_head_torch.py, Debian's python3-torch; SphereFace2, ArcFace, CosFace), `--repeats N`
+ * alternating kit and PyTorch, and adds its figures (BLAS, threads), the ratio and the per-pair ratios. A PyTorch on
+ * the reference BLAS is refused. `--backend cpu` runs the fused head on the cpu backend's arrays (for K = 10⁶).
  * `--shards N` splits the classifier over N worker shards (lib/parallel; N = 1 also goes through the workers) and
  * adds bytes and rounds per step and the peak memory per shard; without it the head runs in-process.
  *
@@ -20,6 +22,9 @@ import { benchShardedHead } from "../lib/bench/head_parallel.ts";
 import { scalingReport, writeScalingReport } from "../lib/parallel/scaling_report.ts";
 import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
 import { HEAD_TYPES } from "../lib/losses/config.ts";
+import { registerHeadKernels } from "../lib/backend/head_kernels.ts";
+import { median } from "../lib/bench/timing.ts";
+import { checkTorchBlas, loadAverage } from "../lib/bench/torch_twin.ts";
 
 const count = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
 
@@ -35,6 +40,10 @@ const HeadFlags = z.strictObject({
   torch: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
   torchThreads: count(2, 256),
   python: z.string().default("/usr/bin/python3"),
+  /** With --torch: kit and PyTorch alternate this many times (interleaved); medians and per-pair ratios reported. */
+  repeats: count(1, 100),
+  /** Accept a PyTorch twin on Debian's reference BLAS (marked loudly in the JSON); refused by default. */
+  allowReferenceBlas: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
   /** Model-parallel shards (worker per shard); absent: the in-process head. */
   shards: z.coerce.number().int().min(1).max(64).optional(),
 });
@@ -83,12 +92,22 @@ async function runTorch(flags: z.output<typeof HeadFlags>): Promise<Record<strin
     `--warmup=${flags.warmup}`,
     `--steps=${flags.steps}`,
     `--threads=${flags.torchThreads}`,
+    `--loss=${flags.loss}`,
   ];
   const out = await new Deno.Command(flags.python, { args, stderr: "inherit" }).output();
   if (!out.success) throw new Error(`PyTorch reference failed (${flags.python} ${args.join(" ")})`);
   const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-  return JSON.parse(lines[lines.length - 1]);
+  const twin = JSON.parse(lines[lines.length - 1]);
+  const warning = checkTorchBlas(twin, flags.allowReferenceBlas);
+  if (warning) {
+    console.error(warning);
+    twin.blasWarning = warning;
+  }
+  return twin;
 }
+
+/** Losses with a PyTorch twin in tasks/reference/bench_head_torch.py. */
+const TORCH_HEADS = ["sphereface2", "arcface", "cosface"];
 
 await runTask(async () => {
   const [what, ...rest] = Deno.args;
@@ -135,16 +154,64 @@ await runTask(async () => {
     console.log(JSON.stringify(await benchShardedHead({ ...rest, shards, backend })));
     return;
   }
-  await startBackend(flags.backend);
+  const choice = await startBackend(flags.backend);
+  let backendDetail = choice.reason;
+  if (choice.name === "cpu") {
+    // K = 10⁶ does not fit wasm's 4 GiB heap (W and dW are 2 GB each): the cpu backend's arrays with the fused head.
+    const fused = registerHeadKernels(["cpu"]);
+    backendDetail += `; ${fused.detail}`;
+    console.error(`bench head: cpu backend with ${fused.detail}`);
+  }
+  if (flags.torch && !TORCH_HEADS.includes(flags.loss)) {
+    throw new UsageError(`bench head: --torch has twins for ${TORCH_HEADS.join(", ")}, not ${flags.loss}`);
+  }
   console.error(
     `bench head: ${flags.loss} B=${flags.batch} d=${flags.dim} K=${flags.classes}, ` +
-      `${flags.warmup} warm-up + ${flags.steps} timed steps`,
+      `${flags.warmup} warm-up + ${flags.steps} timed steps` +
+      (flags.torch ? `, ${flags.repeats}× interleaved with PyTorch` : ""),
   );
-  const result: Record<string, unknown> = { ...(await benchHead(flags)) };
+  const kit: Awaited<ReturnType<typeof benchHead>>[] = [];
+  const torch: Record<string, unknown>[] = [];
+  const pairs: Record<string, number | null>[] = [];
+  for (let i = 0; i < (flags.torch ? flags.repeats : 1); i++) {
+    const k = await benchHead(flags);
+    kit.push(k);
+    console.error(`  kit     ${k.imagesPerSecond.toFixed(1)} img/s (${k.stepSeconds.toFixed(4)} s/step)`);
+    if (flags.torch) {
+      const t = await runTorch(flags);
+      torch.push(t);
+      console.error(
+        `  pytorch ${(t.imagesPerSecond as number).toFixed(1)} img/s (${(t.stepSeconds as number).toFixed(4)} s/step)`,
+      );
+      pairs.push({
+        kitSeconds: k.stepSeconds,
+        pytorchSeconds: t.stepSeconds as number,
+        ratio: (t.stepSeconds as number) / k.stepSeconds,
+        loadAverage: loadAverage(),
+      });
+    }
+  }
+  const stepSeconds = median(kit.map((r) => r.stepSeconds));
+  const result: Record<string, unknown> = {
+    ...kit[kit.length - 1],
+    backendDetail,
+    stepSeconds,
+    imagesPerSecond: flags.batch / stepSeconds,
+    peakRssMB: Math.max(...kit.map((r) => r.peakRssMB)),
+    loadAverage: loadAverage(),
+  };
   if (flags.torch) {
-    const torch = await runTorch(flags);
-    result.pytorch = torch;
-    result.speedVsPytorch = (result.imagesPerSecond as number) / (torch.imagesPerSecond as number);
+    const ts = median(torch.map((t) => t.stepSeconds as number));
+    const { config: torchConfig, ...twin } = torch[torch.length - 1];
+    result.pytorch = {
+      ...twin,
+      stepSeconds: ts,
+      imagesPerSecond: flags.batch / ts,
+      peakRssMB: Math.max(...torch.map((t) => t.peakRssMB as number)),
+      config: torchConfig,
+    };
+    result.speedVsPytorch = ts / stepSeconds;
+    result.repeats = pairs;
   }
   console.log(JSON.stringify(result));
 });

@@ -1,10 +1,11 @@
 /**
  * `deno task bench train [--model sfnet20] [--width 0.25] [--size 56] [--batch 64] [--classes 1000] [--warmup 3]
- * [--steps 20] [--backend NAME] [--torch] [--torch-threads 2] [--repeats 1]`: full training steps (see train.ts).
+ * [--steps 20] [--backend NAME] [--torch] [--torch-threads 2] [--repeats 1] [--allow-reference-blas]`: full training steps (see train.ts).
  * The last line of stdout is JSON with `imagesPerSecond`, `stepSeconds`, `backend`, `workers`, `peakRssMB`.
  * `--torch` also runs the same step in PyTorch (tasks/reference/bench_train_torch.py, Debian's python3-torch);
  * with `--repeats N` the kit and PyTorch alternate N times (interleaved, so machine load hits both alike) and
- * the medians over repeats are reported with the ratio `speedVsPytorch`.
+ * the medians over repeats are reported with the ratio `speedVsPytorch`. A twin on Debian's reference BLAS is
+ * refused (`--allow-reference-blas` runs it, marked `blasWarning`).
  *
  * Kept out of tasks/bench.ts so the task file only dispatches.
  * @module
@@ -13,6 +14,7 @@ import { z } from "zod";
 import { backendFlag, parseFlags, startBackend, UsageError } from "../cli/flags.ts";
 import { benchTrain, type TrainBenchResult } from "./train.ts";
 import { median } from "./timing.ts";
+import { checkTorchBlas, loadAverage } from "./torch_twin.ts";
 import { SFNET_BLOCKS } from "../models/config.ts";
 
 const count = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
@@ -41,6 +43,8 @@ export const TrainFlags = z.strictObject({
   torch: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
   torchThreads: count(2, 256),
   torchDevice: z.enum(["cpu", "cuda"]).default("cpu"),
+  /** Accept a PyTorch twin on Debian's reference BLAS (marked loudly in the JSON); refused by default. */
+  allowReferenceBlas: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
   python: z.string().default("/usr/bin/python3"),
 });
 export type TrainFlagValues = z.output<typeof TrainFlags>;
@@ -84,6 +88,11 @@ export async function runTrainBench(argv: readonly string[]): Promise<Record<str
     kit.push(r);
     if (flags.torch) {
       const t = await runTorchTrain(flags);
+      const warning = checkTorchBlas(t, flags.allowReferenceBlas);
+      if (warning) {
+        console.error(warning);
+        t.blasWarning = warning;
+      }
       console.error(
         `  pytorch ${(t.imagesPerSecond as number).toFixed(1)} img/s (${(t.stepSeconds as number).toFixed(3)} s/step)`,
       );
@@ -106,13 +115,4 @@ export async function runTrainBench(argv: readonly string[]): Promise<Record<str
     result.speedVsPytorch = ts / stepSeconds;
   }
   return result;
-}
-
-/** The 1-minute load average (Linux), so every figure carries the machine's load; null where unreadable. */
-function loadAverage(): number | null {
-  try {
-    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
-  } catch {
-    return null;
-  }
 }

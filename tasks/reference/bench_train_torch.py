@@ -20,6 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_env import describe
+
 BLOCKS = {4: [0, 0, 0, 0], 10: [0, 1, 2, 0], 20: [1, 2, 4, 1], 36: [2, 4, 8, 2], 64: [3, 8, 16, 3]}
 
 
@@ -123,7 +125,7 @@ def main():
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     print(json.dumps({
-        "impl": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "device": a.device,
+        **describe(), "impl": "pytorch", "device": a.device,
         "model": f"sfnet{a.depth}", "width": a.width, "size": a.size, "batch": a.batch, "classes": a.classes,
         "params": sum(p.numel() for p in params), "steps": a.steps,
         "stepSeconds": med, "minStepSeconds": min(times), "imagesPerSecond": a.batch / med,
