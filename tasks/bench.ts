@@ -11,6 +11,9 @@
  * `deno task bench head-scaling [--loss sphereface2,arcface] [--classes 100000] [--shards 1,2] [--out DIR] …`: the
  * sharded benchmark over every loss × shard count, written with figures, JSON and a report to results/parallel/.
  *
+ * `deno task bench head-sweep [--classes 1000,…,1000000] [--batch 64,256,1024] [--torch] [--out DIR]`: head time and peak
+ * RSS against K (at B 256) and B (at K 10,000), one process per point, table and figures in DIR (lib/bench/head_sweep.ts).
+ *
  * `deno task bench train [--model sfnet20] [--width 0.25] [--size 56] [--batch 64] [--classes 1000] [--torch]
  * [--repeats N]`: full SGD training steps (lib/bench/train_task.ts); `--torch` runs PyTorch interleaved.
  * @module
@@ -24,6 +27,7 @@ import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../l
 import { HEAD_TYPES } from "../lib/losses/config.ts";
 import { registerHeadKernels } from "../lib/backend/head_kernels.ts";
 import { median } from "../lib/bench/timing.ts";
+import { runHeadSweep, sweepPoints, writeHeadSweep } from "../lib/bench/head_sweep.ts";
 import { checkTorchBlas, loadAverage } from "../lib/bench/torch_twin.ts";
 
 const count = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
@@ -82,6 +86,19 @@ const ScalingFlags = z.strictObject({
   out: z.string().default("results/parallel"),
 });
 
+const SweepFlags = z.strictObject({
+  loss: z.enum(["sphereface2", "arcface", "cosface"]).default("sphereface2"),
+  classes: intList("1000,10000,100000,1000000", 2, 10_000_000),
+  batch: intList("64,256,1024", 1, 65536),
+  batchForK: count(256, 65536),
+  classesForB: z.coerce.number().int().min(2).max(10_000_000).default(10_000),
+  dim: count(512, 65536),
+  torch: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
+  warmup: z.coerce.number().int().min(0).max(1000).default(1),
+  steps: count(3, 100_000),
+  out: z.string().default("results/head-sweep"),
+});
+
 async function runTorch(flags: z.output<typeof HeadFlags>): Promise<Record<string, unknown>> {
   const script = new URL("./reference/bench_head_torch.py", import.meta.url).pathname;
   const args = [
@@ -133,8 +150,36 @@ await runTask(async () => {
     console.log(JSON.stringify({ bench: "head-scaling", out: flags.out, measured: data.measured }));
     return;
   }
+  if (what === "head-sweep") {
+    const { flags, positionals } = parseFlags(rest, SweepFlags, "bench head-sweep");
+    if (positionals.length) throw new UsageError(`bench head-sweep: unexpected argument ${positionals[0]}`);
+    const points = sweepPoints({
+      classes: flags.classes,
+      batches: flags.batch,
+      batchForK: flags.batchForK,
+      classesForB: flags.classesForB,
+    });
+    console.error(
+      `bench head-sweep: ${points.length} points, each in its own process${flags.torch ? ", with PyTorch" : ""}`,
+    );
+    const rows = await runHeadSweep({
+      ...flags,
+      points,
+      onRow: (r) =>
+        console.error(
+          `  B=${r.batch} K=${r.classes}: kit ${r.kitSeconds?.toFixed(4) ?? "-"} s ${
+            r.kitPeakRssMB?.toFixed(0) ?? "-"
+          } MB; ` +
+            `PyTorch ${r.torchSeconds?.toFixed(4) ?? "-"} s ${r.torchPeakRssMB?.toFixed(0) ?? "-"} MB ${r.note}`,
+        ),
+    });
+    await writeHeadSweep(flags.out, rows, `deno task bench head-sweep ${rest.join(" ")}`.trim());
+    console.error(`wrote ${flags.out}/report.md`);
+    console.log(JSON.stringify({ bench: "head-sweep", out: flags.out, rows }));
+    return;
+  }
   if (what !== "head") {
-    throw new UsageError(`bench: unknown benchmark "${what ?? ""}"; available: head, head-scaling, train`);
+    throw new UsageError(`bench: unknown benchmark "${what ?? ""}"; available: head, head-sweep, head-scaling, train`);
   }
   const { flags, positionals } = parseFlags(rest, HeadFlags, "bench head");
   if (positionals.length) throw new UsageError(`bench head: unexpected argument ${positionals[0]}`);
@@ -207,6 +252,7 @@ await runTask(async () => {
       ...twin,
       stepSeconds: ts,
       imagesPerSecond: flags.batch / ts,
+      minStepSeconds: Math.min(...torch.map((t) => t.minStepSeconds as number)),
       peakRssMB: Math.max(...torch.map((t) => t.peakRssMB as number)),
       config: torchConfig,
     };
