@@ -17,11 +17,18 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { type FusedHeadEngine, openFusedHead, type Sf2KernelParams } from "./native/sf2_fused.ts";
+import {
+  type FusedHeadEngine,
+  type MarginKernelParams,
+  openFusedHead,
+  type Sf2KernelParams,
+} from "./native/sf2_fused.ts";
 
 /** Kernel names (not tfjs's own: registered only by the kit). */
 export const SF2_FUSED_KERNEL = "SphereFace2Fused";
 export const NORMALIZE_COLUMNS_KERNEL = "NormalizeColumnsFused";
+export const MARGIN_FUSED_KERNEL = "MarginSoftmaxFused";
+export type { MarginKernelParams };
 /** `SF2_FUSED_HEAD=0` leaves the kernels unregistered (unfused tfjs head). */
 export const FUSED_HEAD_ENV = "SF2_FUSED_HEAD";
 
@@ -61,6 +68,7 @@ export function registerHeadKernels(
     if (state.backends.has(b)) continue;
     tf.registerKernel({ kernelName: SF2_FUSED_KERNEL, backendName: b, kernelFunc: fusedKernel });
     tf.registerKernel({ kernelName: NORMALIZE_COLUMNS_KERNEL, backendName: b, kernelFunc: normalizeKernel });
+    tf.registerKernel({ kernelName: MARGIN_FUSED_KERNEL, backendName: b, kernelFunc: marginKernel });
     state.backends.add(b);
   }
   return { ok: true, detail: `fused SphereFace2 head: ${state.engine.describe()}` };
@@ -73,6 +81,7 @@ export function unregisterHeadKernels(): void {
   for (const b of state.backends) {
     tf.unregisterKernel(SF2_FUSED_KERNEL, b);
     tf.unregisterKernel(NORMALIZE_COLUMNS_KERNEL, b);
+    tf.unregisterKernel(MARGIN_FUSED_KERNEL, b);
   }
   state.backends.clear();
 }
@@ -153,6 +162,31 @@ function fusedKernel(args: KernelArgs): tf.TensorInfo[] {
   b.f32(db)[0] = r.gradBias;
   state.calls++;
   return [loss, dx, dw, db];
+}
+
+function marginKernel(args: KernelArgs): tf.TensorInfo[] {
+  const state = store[STATE_KEY];
+  if (!state) throw new Error(`${MARGIN_FUSED_KERNEL}: not registered`);
+  const { x, weight, labels } = args.inputs as Record<string, tf.TensorInfo>;
+  const a = args.attrs as unknown as MarginKernelParams;
+  const [B, d] = x.shape;
+  const K = weight.shape[1];
+  if (weight.shape[0] !== d || labels.shape[0] !== B) {
+    throw new Error(`${MARGIN_FUSED_KERNEL}: shapes x ${x.shape}, W ${weight.shape}, labels ${labels.shape} disagree`);
+  }
+  const b = io(args.backend);
+  const loss = b.make([]);
+  const dx = b.make([B, d]);
+  const dw = b.make([d, K]);
+  const lab = labels.dtype === "int32" ? b.i32(labels) : Int32Array.from(b.f32(labels));
+  const value = state.engine.marginStep(b.f32(x), b.f32(weight), lab, b.f32(dx), b.f32(dw), {
+    batch: B,
+    dim: d,
+    classes: K,
+  }, a);
+  b.f32(loss)[0] = value;
+  state.calls++;
+  return [loss, dx, dw];
 }
 
 function normalizeKernel(args: KernelArgs): tf.TensorInfo {

@@ -1,7 +1,7 @@
 /**
- * Tests for the fused SphereFace2 head (lib/backend/native/sf2_fused.ts, lib/backend/head_kernels.ts): loss and
- * gradients against the cpu backend's unfused head for every kernel path (C helper, TypeScript elementwise) and
- * variant, several class blocks, determinism, bounded scratch memory, leaks. Skipped, with a message, where
+ * Tests for the fused SphereFace2 and margin-softmax heads (lib/backend/native/sf2_fused.ts,
+ * lib/backend/head_kernels.ts): loss and gradients against the cpu backend's unfused heads for every kernel path
+ * (C helper, TypeScript elementwise) and variant, several class blocks, determinism, bounded scratch memory, leaks. Skipped, with a message, where
  * libdnnl.so.2 is not installed; the C-helper cases are skipped where `deno task build-native` has not run.
  *
  * Run: node_modules/.bin/deno test -A tests/backend/head_kernels_test.ts
@@ -20,6 +20,7 @@ import { parseHeadConfig, type SphereFace2Config } from "../../lib/losses/config
 import { headGradients, normalizeColumns } from "../../lib/losses/head.ts";
 import { createHead } from "../../lib/losses/registry.ts";
 import { clipRange } from "../../lib/losses/sphereface2.ts";
+import { marginKernelParams } from "../../lib/losses/softmax_family.ts";
 import { lcgValues, useBackend } from "../shared.ts";
 
 const dnn = openOneDnn();
@@ -57,10 +58,10 @@ async function reference(cfg: Record<string, unknown>): Promise<Grads> {
     loss: g.loss.dataSync()[0],
     dx: g.gradX.dataSync() as Float32Array,
     dw: g.gradW.dataSync() as Float32Array,
-    db: g.gradBias!.dataSync()[0],
+    db: g.gradBias ? g.gradBias.dataSync()[0] : 0,
     w: head.weight.dataSync() as Float32Array,
   };
-  tf.dispose([g.loss, g.gradX, g.gradW, g.gradBias!, x, labels]);
+  tf.dispose([g.loss, g.gradX, g.gradW, g.gradBias ?? [], x, labels]);
   head.dispose();
   return out;
 }
@@ -200,5 +201,70 @@ Deno.test({
       unregisterHeadKernels();
     }
     assert.ok(!fusedHeadKernelsActive());
+  },
+});
+
+for (const path of ["C helper", "TypeScript"] as const) {
+  Deno.test({
+    name: `fused margin heads (${path}): NormFace, CosFace, SphereFace, ArcFace equal the cpu backend's`,
+    ignore: !dnn.ok || (path === "C helper" && !helper.ok),
+    async fn() {
+      const engine = new FusedHeadEngine(
+        dnn.ok ? dnn.dnn : null!,
+        path === "C helper" && helper.ok ? helper.lib : null,
+        "test",
+      );
+      for (const type of ["normface", "cosface", "sphereface", "arcface"] as const) {
+        const cfg = parseHeadConfig({ type });
+        const ref = await reference({ type });
+        const x = new Float32Array(lcgValues(B * D, 7));
+        const dx = new Float32Array(B * D), dw = new Float32Array(D * K);
+        const loss = engine.marginStep(
+          x,
+          ref.w,
+          Int32Array.from(LABELS),
+          dx,
+          dw,
+          { batch: B, dim: D, classes: K },
+          marginKernelParams(cfg as Parameters<typeof marginKernelParams>[0]),
+        );
+        assertClose({ loss, dx, dw, db: ref.db }, ref, `${type} (${path})`);
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "fused margin kernel on wasm: ArcFace headGradients equal the cpu backend's, no leaks",
+  ignore: !dnn.ok,
+  async fn() {
+    const ref = await reference({ type: "arcface" });
+    await useBackend("wasm");
+    assert.ok(registerHeadKernels(["wasm"], { ignoreEnv: true }).ok);
+    try {
+      const before = tf.memory().numTensors;
+      const calls = fusedHeadCalls();
+      const head = createHead({ type: "arcface" }, { featDim: D, numClasses: K, seed: 4 });
+      const x = tf.tensor2d(lcgValues(B * D, 7), [B, D]);
+      const labels = tf.tensor1d(LABELS, "int32");
+      const g = headGradients(head, x, labels);
+      assert.equal(fusedHeadCalls(), calls + 1);
+      assertClose(
+        {
+          loss: g.loss.dataSync()[0],
+          dx: g.gradX.dataSync() as Float32Array,
+          dw: g.gradW.dataSync() as Float32Array,
+          db: ref.db,
+        },
+        ref,
+        "arcface kernel",
+      );
+      tf.dispose(head.loss(x, labels));
+      tf.dispose([g.loss, g.gradX, g.gradW, x, labels]);
+      head.dispose();
+      assert.equal(tf.memory().numTensors, before, "leaked tensors");
+    } finally {
+      unregisterHeadKernels();
+    }
   },
 });

@@ -46,6 +46,10 @@ const HELPER_SYMBOLS = {
     result: "void",
   },
   sf2_normalize_columns: { parameters: ["pointer", "pointer", "i64", "i64", "pointer"], result: "void" },
+  margin_rows: {
+    parameters: ["pointer", "i64", "i64", "i64", "pointer", "pointer", "f32", "f32", "f32", "f32", "pointer"],
+    result: "void",
+  },
   sf2_abi_version: { parameters: [], result: "i32" },
 } as const;
 type Helper = Deno.DynamicLibrary<typeof HELPER_SYMBOLS>;
@@ -73,7 +77,7 @@ export function openHelper(): { ok: true; lib: Helper; path: string } | { ok: fa
   const path = env(HELPER_LIB_ENV) || HELPER_PATH;
   try {
     const lib = Deno.dlopen(path, HELPER_SYMBOLS);
-    if (lib.symbols.sf2_abi_version() !== 1) {
+    if (lib.symbols.sf2_abi_version() !== 2) {
       lib.close();
       return { ok: false, reason: `${path}: ABI version mismatch (rebuild: deno task build-native)` };
     }
@@ -81,6 +85,38 @@ export function openHelper(): { ok: true; lib: Helper; path: string } | { ok: fa
   } catch (err) {
     const msg = err instanceof Error ? err.message.split("\n")[0] : String(err);
     return { ok: false, reason: `C helper not built (deno task build-native): ${msg.slice(0, 120)}` };
+  }
+}
+
+/**
+ * A margin-softmax head (NormFace, SphereFace, CosFace, ArcFace) for {@link FusedHeadEngine.marginStep}:
+ * `kind` 0 NormFace, 1 CosFace, 2 SphereFace, 3 ArcFace; non-target cosines clipped to [lo, hi] in the logits.
+ */
+export interface MarginKernelParams {
+  kind: number;
+  s: number;
+  m: number;
+  lo: number;
+  hi: number;
+}
+
+const COS_CLIP = 1e-5, THETA_MIN = 1e-5, THETA_MAX = 3.14159;
+
+/** ψ(c) of the target, as `lib/losses/softmax_family.ts` states it (float64, B values per step). */
+export function marginTarget(c: number, p: MarginKernelParams): number {
+  const theta = () => Math.acos(Math.min(Math.max(c, -1 + COS_CLIP), 1 - COS_CLIP));
+  switch (p.kind) {
+    case 0:
+      return c;
+    case 1:
+      return c - p.m;
+    case 2: {
+      const mt = p.m * theta();
+      const k = Math.floor(mt / Math.PI);
+      return (k % 2 === 0 ? 1 : -1) * Math.cos(mt) - 2 * k;
+    }
+    default:
+      return Math.cos(Math.min(Math.max(theta() + p.m, THETA_MIN), THETA_MAX));
   }
 }
 
@@ -140,14 +176,7 @@ export class FusedHeadEngine {
     const kb = Math.max(1, Math.min(blockClasses, K));
     const s = this.ensureScratch(B * d, B * kb);
     const { xhat, dxhat, block } = s;
-    const norms = new Float64Array(B);
-    for (let i = 0; i < B; i++) {
-      let ss = 0;
-      for (let k = 0; k < d; k++) ss += x[i * d + k] * x[i * d + k];
-      const n = Math.max(Math.fround(Math.sqrt(Math.fround(ss))), 1e-12);
-      norms[i] = n;
-      for (let k = 0; k < d; k++) xhat[i * d + k] = x[i * d + k] / n;
-    }
+    const norms = this.normalizeRows(x, xhat, B, d);
     const scale = p.lw / (p.r * B);
     this.paramBuf.set([
       p.variant,
@@ -206,15 +235,87 @@ export class FusedHeadEngine {
         "sgemm dx",
       );
     }
+    this.rowGradient(xhat, dxhat, norms, dx, B, d);
     let loss = 0, db = 0;
     for (let i = 0; i < B; i++) {
       loss += lossRows[i];
       db += dzRows[i];
+    }
+    return { loss: loss * scale, gradBias: db };
+  }
+
+  /**
+   * Margin-softmax forward + backward: cosines for all K (one B×K scratch, held once), per-row log-sum-exp and
+   * dL/dc = (s/B)(softmax − Y) in place (C helper or TypeScript), then dW = x̂ᵀ·dC and dx̂ = dC·Wᵀ in oneDNN.
+   * Returns the mean cross-entropy.
+   */
+  marginStep(
+    x: Float32Array,
+    w: Float32Array,
+    labels: Int32Array,
+    dx: Float32Array,
+    dw: Float32Array,
+    shape: { batch: number; dim: number; classes: number },
+    p: MarginKernelParams,
+  ): number {
+    const { batch: B, dim: d, classes: K } = shape;
+    if (x.length !== B * d || dx.length !== B * d || w.length !== d * K || dw.length !== d * K) {
+      throw new Error(`fused margin head: buffer sizes do not match B ${B}, d ${d}, K ${K}`);
+    }
+    for (const l of labels) {
+      if (!(l >= 0 && l < K)) throw new Error(`fused margin head: label ${l} outside [0, ${K})`);
+    }
+    this.dnn.setThreads(this.dnn.maxThreads);
+    const { xhat, dxhat, block: cos } = this.ensureScratch(B * d, B * K);
+    const norms = this.normalizeRows(x, xhat, B, d);
+    const sym = this.dnn.sym;
+    const P = Deno.UnsafePointer.of;
+    const N = 78, T = 84;
+    const [b, dd, k] = [BigInt(B), BigInt(d), BigInt(K)];
+    check(sym.dnnl_sgemm(N, N, b, k, dd, 1, P(xhat), dd, P(w), k, 0, P(cos), k), "sgemm cos");
+    const psi = new Float32Array(B);
+    for (let i = 0; i < B; i++) psi[i] = marginTarget(cos[i * K + labels[i]], p);
+    const lossRows = new Float64Array(B);
+    if (this.helper) {
+      this.helper.symbols.margin_rows(P(cos), b, k, k, P(labels), P(psi), p.s, p.lo, p.hi, 1 / B, P(lossRows));
+    } else {
+      marginRowsJs(cos, B, K, labels, psi, p, lossRows);
+    }
+    check(sym.dnnl_sgemm(T, N, dd, k, b, 1, P(xhat), dd, P(cos), k, 0, P(dw), k), "sgemm dW");
+    check(sym.dnnl_sgemm(N, T, b, dd, k, 1, P(cos), k, P(w), k, 0, P(dxhat), dd), "sgemm dx");
+    this.rowGradient(xhat, dxhat, norms, dx, B, d);
+    let loss = 0;
+    for (let i = 0; i < B; i++) loss += lossRows[i];
+    return loss / B;
+  }
+
+  /** x̂ = x / max(‖x‖, 1e-12) row by row; returns the norms. */
+  private normalizeRows(x: Float32Array, xhat: Float32Array, B: number, d: number): Float64Array {
+    const norms = new Float64Array(B);
+    for (let i = 0; i < B; i++) {
+      let ss = 0;
+      for (let k = 0; k < d; k++) ss += x[i * d + k] * x[i * d + k];
+      const n = Math.max(Math.fround(Math.sqrt(Math.fround(ss))), 1e-12);
+      norms[i] = n;
+      for (let k = 0; k < d; k++) xhat[i * d + k] = x[i * d + k] / n;
+    }
+    return norms;
+  }
+
+  /** dL/dx = (dx̂ − x̂(x̂·dx̂))/‖x‖, the gradient through the row normalisation. */
+  private rowGradient(
+    xhat: Float32Array,
+    dxhat: Float32Array,
+    norms: Float64Array,
+    dx: Float32Array,
+    B: number,
+    d: number,
+  ) {
+    for (let i = 0; i < B; i++) {
       let dot = 0;
       for (let k = 0; k < d; k++) dot += xhat[i * d + k] * dxhat[i * d + k];
       for (let k = 0; k < d; k++) dx[i * d + k] = (dxhat[i * d + k] - xhat[i * d + k] * dot) / norms[i];
     }
-    return { loss: loss * scale, gradBias: db };
   }
 
   /** out = W with unit columns (W / max(‖w_j‖, 1e-12)); out may be w itself. */
@@ -301,6 +402,30 @@ export function elementwiseJs(
     }
     lossRows[i] += loss;
     dzRows[i] += dzs;
+  }
+}
+
+/** The margin-softmax row pass in TypeScript (no C helper): `margin_rows` in sf2_head.c, in float64. */
+export function marginRowsJs(
+  cos: Float32Array,
+  rows: number,
+  cols: number,
+  labels: Int32Array,
+  psi: Float32Array,
+  p: MarginKernelParams,
+  lossRows: Float64Array,
+): void {
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols, y = labels[i], ly = p.s * psi[i];
+    const logit = (j: number) => (j === y ? ly : p.s * Math.min(Math.max(cos[o + j], p.lo), p.hi));
+    let mx = -Infinity;
+    for (let j = 0; j < cols; j++) mx = Math.max(mx, logit(j));
+    let sum = 0;
+    for (let j = 0; j < cols; j++) sum += Math.exp(logit(j) - mx);
+    const lse = mx + Math.log(sum);
+    const g = p.s / rows;
+    for (let j = 0; j < cols; j++) cos[o + j] = g * (Math.exp(logit(j) - lse) - (j === y ? 1 : 0));
+    lossRows[i] = lse - ly;
   }
 }
 

@@ -228,5 +228,37 @@ void sf2_normalize_columns(const float *w, float *out, int64_t d, int64_t k, flo
   }
 }
 
+/*
+ * The margin-softmax heads (NormFace, SphereFace, CosFace, ArcFace) on the full B×K cosines c (row stride ld), in
+ * place: logits l_j = s·clip(c_j) for j ≠ y and s·ψ_i for the target (ψ precomputed per row), then
+ *   loss_rows[i] = logsumexp(l) − s·ψ_i,   c_j ← (s/B)·(softmax(l)_j − [j = y])   (OpenSphere's detached margin).
+ */
+void margin_rows(float *c, int64_t rows, int64_t cols, int64_t ld, const int32_t *labels, const float *psi, float s,
+                 float lo, float hi, float inv_b, double *loss_rows) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < rows; i++) {
+    float *row = c + i * ld;
+    const int64_t y = labels[i];
+    const float ly = s * psi[i];
+    /* The target column is masked out of the non-target max and sum (a select keeps the loops vectorised). */
+    float mx = ly;
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 0; j < cols; j++) {
+      float l = j == y ? ly : s * MINF(MAXF(row[j], lo), hi);
+      mx = MAXF(mx, l);
+    }
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < cols; j++) sum += j == y ? 0.0f : vexpf(s * MINF(MAXF(row[j], lo), hi) - mx);
+    double total = (double)sum + exp((double)ly - mx);
+    const float lse = (float)(mx + log(total));
+    const float g = s * inv_b;
+#pragma omp simd
+    for (int64_t j = 0; j < cols; j++) row[j] = g * vexpf(s * MINF(MAXF(row[j], lo), hi) - lse);
+    row[y] = (float)(g * (exp((double)ly - lse) - 1.0));
+    loss_rows[i] = (double)lse - ly;
+  }
+}
+
 /* Version of this helper's ABI (sf2_fused.ts refuses another). */
-int sf2_abi_version(void) { return 1; }
+int sf2_abi_version(void) { return 2; }
