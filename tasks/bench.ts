@@ -16,6 +16,8 @@
  *
  * `deno task bench train [--model sfnet20] [--width 0.25] [--size 56] [--batch 64] [--classes 1000] [--torch]
  * [--repeats N]`: full SGD training steps (lib/bench/train_task.ts); `--torch` runs PyTorch interleaved.
+ * `deno task bench embed` (same flags): embedding extraction as `deno task eval` does it (eval forward, flip-fused),
+ * against PyTorch inference (`torch.no_grad`, eval mode) with `--torch`.
  * @module
  */
 import { z } from "zod";
@@ -128,8 +130,8 @@ const TORCH_HEADS = ["sphereface2", "arcface", "cosface"];
 
 await runTask(async () => {
   const [what, ...rest] = Deno.args;
-  if (what === "train") {
-    console.log(JSON.stringify(await runTrainBench(rest)));
+  if (what === "train" || what === "embed") {
+    console.log(JSON.stringify(await runTrainBench(rest, what)));
     return;
   }
   if (what === "head-scaling") {
@@ -179,7 +181,9 @@ await runTask(async () => {
     return;
   }
   if (what !== "head") {
-    throw new UsageError(`bench: unknown benchmark "${what ?? ""}"; available: head, head-sweep, head-scaling, train`);
+    throw new UsageError(
+      `bench: unknown benchmark "${what ?? ""}"; available: head, head-sweep, head-scaling, train, embed`,
+    );
   }
   const { flags, positionals } = parseFlags(rest, HeadFlags, "bench head");
   if (positionals.length) throw new UsageError(`bench head: unexpected argument ${positionals[0]}`);

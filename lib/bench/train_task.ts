@@ -12,7 +12,7 @@
  */
 import { z } from "zod";
 import { backendFlag, parseFlags, startBackend, UsageError } from "../cli/flags.ts";
-import { benchTrain, type TrainBenchResult } from "./train.ts";
+import { benchEmbed, benchTrain, type TrainBenchResult } from "./train.ts";
 import { median } from "./timing.ts";
 import { checkTorchBlas, loadAverage } from "./torch_twin.ts";
 import { SFNET_BLOCKS } from "../models/config.ts";
@@ -50,7 +50,10 @@ export const TrainFlags = z.strictObject({
 export type TrainFlagValues = z.output<typeof TrainFlags>;
 
 /** Runs the PyTorch twin once and returns its JSON line. */
-export async function runTorchTrain(f: TrainFlagValues): Promise<Record<string, unknown>> {
+export async function runTorchTrain(
+  f: TrainFlagValues,
+  mode: "train" | "embed" = "train",
+): Promise<Record<string, unknown>> {
   const script = new URL("../../tasks/reference/bench_train_torch.py", import.meta.url).pathname;
   const args = [
     script,
@@ -63,6 +66,7 @@ export async function runTorchTrain(f: TrainFlagValues): Promise<Record<string, 
     `--steps=${f.steps}`,
     `--threads=${f.torchThreads}`,
     `--device=${f.torchDevice}`,
+    `--mode=${mode}`,
   ];
   const out = await new Deno.Command(f.python, { args, stderr: "inherit" }).output();
   if (!out.success) throw new Error(`PyTorch reference failed (${f.python} ${args.join(" ")})`);
@@ -71,23 +75,29 @@ export async function runTorchTrain(f: TrainFlagValues): Promise<Record<string, 
 }
 
 /** Parses argv (after `train`), runs the benchmark, returns the result object printed as the last JSON line. */
-export async function runTrainBench(argv: readonly string[]): Promise<Record<string, unknown>> {
-  const { flags, positionals } = parseFlags(argv, TrainFlags, "bench train");
-  if (positionals.length) throw new UsageError(`bench train: unexpected argument ${positionals[0]}`);
+export async function runTrainBench(
+  argv: readonly string[],
+  mode: "train" | "embed" = "train",
+): Promise<Record<string, unknown>> {
+  const { flags, positionals } = parseFlags(argv, TrainFlags, `bench ${mode}`);
+  if (positionals.length) throw new UsageError(`bench ${mode}: unexpected argument ${positionals[0]}`);
   const choice = await startBackend(flags.backend);
   console.error(
-    `bench train: sfnet${flags.model} width ${flags.width} ${flags.size}px, B=${flags.batch} K=${flags.classes}, ` +
+    `bench ${mode}: sfnet${flags.model} width ${flags.width} ${flags.size}px, B=${flags.batch} K=${flags.classes}, ` +
       `${flags.warmup} warm-up + ${flags.steps} timed steps` +
       (flags.torch ? `, ${flags.repeats}× interleaved with PyTorch` : ""),
   );
-  const kit: TrainBenchResult[] = [];
+  const kit: Pick<TrainBenchResult, "stepSeconds" | "imagesPerSecond" | "peakRssMB">[] = [];
   const torch: Record<string, unknown>[] = [];
+  const pairs: Record<string, number | null>[] = [];
   for (let i = 0; i < flags.repeats; i++) {
-    const r = await benchTrain({ ...flags, depth: flags.model });
+    const r = mode === "train"
+      ? await benchTrain({ ...flags, depth: flags.model })
+      : await benchEmbed({ ...flags, depth: flags.model });
     console.error(`  kit     ${r.imagesPerSecond.toFixed(1)} img/s (${r.stepSeconds.toFixed(3)} s/step)`);
     kit.push(r);
     if (flags.torch) {
-      const t = await runTorchTrain(flags);
+      const t = await runTorchTrain(flags, mode);
       const warning = checkTorchBlas(t, flags.allowReferenceBlas);
       if (warning) {
         console.error(warning);
@@ -97,6 +107,12 @@ export async function runTrainBench(argv: readonly string[]): Promise<Record<str
         `  pytorch ${(t.imagesPerSecond as number).toFixed(1)} img/s (${(t.stepSeconds as number).toFixed(3)} s/step)`,
       );
       torch.push(t);
+      pairs.push({
+        kitSeconds: r.stepSeconds,
+        pytorchSeconds: t.stepSeconds as number,
+        ratio: (t.stepSeconds as number) / r.stepSeconds,
+        loadAverage: loadAverage(),
+      });
     }
   }
   const stepSeconds = median(kit.map((r) => r.stepSeconds));
@@ -113,6 +129,7 @@ export async function runTrainBench(argv: readonly string[]): Promise<Record<str
     const ts = median(torch.map((t) => t.stepSeconds as number));
     result.pytorch = { ...torch[torch.length - 1], stepSeconds: ts, imagesPerSecond: flags.batch / ts };
     result.speedVsPytorch = ts / stepSeconds;
+    result.pairs = pairs;
   }
   return result;
 }

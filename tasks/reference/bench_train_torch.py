@@ -97,6 +97,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--mode", default="train", choices=["train", "embed"],
+                    help="embed: eval-mode forward of x and its horizontal flip, summed and L2-normalised, no grad")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -108,12 +110,20 @@ def main():
     x = torch.randn(a.batch, 3, a.size, a.size, device=dev)
     y = torch.randint(0, a.classes, (a.batch,), device=dev)
 
-    def step():
+    def embed_step():
+        net.eval()
+        with torch.no_grad():
+            e = net(x) + net(torch.flip(x, dims=[3]))
+            return F.normalize(e, dim=1)[0, 0].item()
+
+    def train_step():
         opt.zero_grad(set_to_none=True)
         loss = head(net(x), y)
         loss.backward()
         opt.step()
         return loss.item()  # .item() synchronises (CUDA) and matches the kit's read-back of the loss
+
+    step = embed_step if a.mode == "embed" else train_step
 
     last = float("nan")
     for _ in range(a.warmup):
@@ -125,7 +135,7 @@ def main():
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     print(json.dumps({
-        **describe(), "impl": "pytorch", "device": a.device,
+        **describe(), "impl": "pytorch", "mode": a.mode, "device": a.device,
         "model": f"sfnet{a.depth}", "width": a.width, "size": a.size, "batch": a.batch, "classes": a.classes,
         "params": sum(p.numel() for p in params), "steps": a.steps,
         "stepSeconds": med, "minStepSeconds": min(times), "imagesPerSecond": a.batch / med,
