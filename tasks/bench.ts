@@ -29,7 +29,7 @@ import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../l
 import { HEAD_TYPES } from "../lib/losses/config.ts";
 import { registerHeadKernels } from "../lib/backend/head_kernels.ts";
 import { median } from "../lib/bench/timing.ts";
-import { runHeadSweep, sweepPoints, writeHeadSweep } from "../lib/bench/head_sweep.ts";
+import { mergeSweep, runHeadSweep, sweepPoints, writeHeadSweep } from "../lib/bench/head_sweep.ts";
 import { checkTorchBlas, loadAverage } from "../lib/bench/torch_twin.ts";
 
 const count = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
@@ -99,6 +99,8 @@ const SweepFlags = z.strictObject({
   warmup: z.coerce.number().int().min(0).max(1000).default(1),
   steps: count(3, 100_000),
   out: z.string().default("results/head-sweep"),
+  /** Merge into the rows already in OUT/sweep.json (same B and K replaced), e.g. to add K = 10⁶ in a second run. */
+  append: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
 });
 
 async function runTorch(flags: z.output<typeof HeadFlags>): Promise<Record<string, unknown>> {
@@ -175,7 +177,9 @@ await runTask(async () => {
             `PyTorch ${r.torchSeconds?.toFixed(4) ?? "-"} s ${r.torchPeakRssMB?.toFixed(0) ?? "-"} MB ${r.note}`,
         ),
     });
-    await writeHeadSweep(flags.out, rows, `deno task bench head-sweep ${rest.join(" ")}`.trim());
+    const command = `deno task bench head-sweep ${rest.join(" ")}`.trim();
+    const merged = flags.append ? await mergeSweep(`${flags.out}/sweep.json`, rows) : { rows, commands: [command] };
+    await writeHeadSweep(flags.out, merged.rows, [...merged.commands, ...(flags.append ? [command] : [])].join(" && "));
     console.error(`wrote ${flags.out}/report.md`);
     console.log(JSON.stringify({ bench: "head-sweep", out: flags.out, rows }));
     return;

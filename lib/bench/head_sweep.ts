@@ -181,6 +181,27 @@ export function sweepTable(rows: readonly SweepRow[]): string {
   return [head, ...body].join("\n");
 }
 
+/**
+ * The rows of an earlier sweep.json with `rows` merged in (a point with the same B and K is replaced), sorted by B
+ * then K, and the earlier command(s). A missing file gives just `rows`.
+ */
+export async function mergeSweep(
+  file: string,
+  rows: readonly SweepRow[],
+): Promise<{ rows: SweepRow[]; commands: string[] }> {
+  let old: { command?: string; rows?: SweepRow[] } = {};
+  try {
+    old = JSON.parse(await Deno.readTextFile(file));
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw new Error(`${file}: ${err instanceof Error ? err.message : err}`);
+  }
+  const key = (r: SweepPoint) => `${r.batch}x${r.classes}`;
+  const byKey = new Map((old.rows ?? []).map((r) => [key(r), r]));
+  for (const r of rows) byKey.set(key(r), r);
+  const merged = [...byKey.values()].sort((a, b) => a.batch - b.batch || a.classes - b.classes);
+  return { rows: merged, commands: old.command ? [old.command] : [] };
+}
+
 /** Writes sweep.json, report.md, time.svg and memory.svg into `dir` (each atomically). */
 export async function writeHeadSweep(dir: string, rows: readonly SweepRow[], command: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { checkTorchBlas, ReferenceBlasError } from "../../lib/bench/torch_twin.ts";
-import { runHeadSweep, sweepPoints, sweepTable } from "../../lib/bench/head_sweep.ts";
+import { mergeSweep, runHeadSweep, sweepPoints, sweepTable } from "../../lib/bench/head_sweep.ts";
 
 Deno.test("checkTorchBlas: OpenBLAS passes, the reference BLAS is refused unless allowed (then marked)", () => {
   assert.equal(checkTorchBlas({ blas: { kind: "openblas", libraries: ["/x/libopenblasp-r0.3.21.so"] } }, false), null);
@@ -53,4 +53,33 @@ Deno.test("head sweep: rows from the child's JSON, cpu backend past the wasm lim
   const table = sweepTable(rows);
   assert.match(table, /\| 8 \| 100 \| 0\.5000 \| — \|/);
   assert.equal(table.split("\n").length, 4);
+});
+
+Deno.test("head sweep: --append merges rows into an earlier sweep.json, replacing the same point", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const row = (batch: number, classes: number, kitSeconds: number) => ({
+      batch,
+      classes,
+      backend: "wasm + fused head",
+      kitSeconds,
+      kitPeakRssMB: 1,
+      torchSeconds: null,
+      torchPeakRssMB: null,
+      ratio: null,
+      blas: null,
+      loadAverage: null,
+      note: "",
+    });
+    await Deno.writeTextFile(
+      `${dir}/sweep.json`,
+      JSON.stringify({ command: "first", rows: [row(256, 1000, 1), row(256, 10000, 2)] }),
+    );
+    const merged = await mergeSweep(`${dir}/sweep.json`, [row(256, 10000, 3), row(256, 1000000, 9)]);
+    assert.deepEqual(merged.rows.map((r) => [r.classes, r.kitSeconds]), [[1000, 1], [10000, 3], [1000000, 9]]);
+    assert.deepEqual(merged.commands, ["first"]);
+    assert.deepEqual((await mergeSweep(`${dir}/absent.json`, [row(64, 10, 1)])).rows.length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
