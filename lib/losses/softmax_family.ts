@@ -16,7 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ArcFaceConfig, CosFaceConfig, NormFaceConfig, SoftmaxConfig, SphereFaceConfig } from "./config.ts";
-import { MARGIN_FUSED_KERNEL, type MarginKernelParams } from "../backend/head_kernels.ts";
+import { fusedLoss, MARGIN_FUSED_KERNEL, type MarginKernelParams } from "../backend/head_kernels.ts";
 import { BaseHead, cosines, type HeadDetails, oneHotFloat, xavierNormal } from "./head.ts";
 
 /** OpenSphere's clip of cos before acos in SphereFace and ArcFace. */
@@ -159,26 +159,12 @@ export function marginFusedLoss(
   labels: tf.Tensor1D,
   p: MarginKernelParams,
 ): tf.Scalar {
-  const fn = tf.customGrad(
-    ((xs: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
-      const int = labels.dtype === "int32" ? labels : tf.cast(labels, "int32");
-      const [value, dx, dw] = tf.engine().runKernel(
-        MARGIN_FUSED_KERNEL,
-        { x: xs, weight: w, labels: int },
-        p as unknown as tf.NamedAttrMap,
-      ) as tf.Tensor[];
-      if (int !== labels) int.dispose();
-      save([dx, dw]);
-      return {
-        value,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          if (dy.size === 1 && dy.dataSync()[0] === 1) return saved.map((t) => t.clone());
-          return saved.map((t) => tf.mul(t, dy));
-        },
-      };
-    }) as Parameters<typeof tf.customGrad>[0],
-  );
-  return tf.tidy(() => fn(x, weight) as tf.Scalar);
+  const int = labels.dtype === "int32" ? labels : tf.cast(labels, "int32");
+  try {
+    return fusedLoss(MARGIN_FUSED_KERNEL, ["x", "weight"], [x, weight], { labels: int }, p as never);
+  } finally {
+    if (int !== labels) int.dispose();
+  }
 }
 
 type MarginConfig = NormFaceConfig | SphereFaceConfig | CosFaceConfig | ArcFaceConfig;

@@ -20,7 +20,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { fusedHeadKernelsActive, SF2_FUSED_KERNEL, type Sf2FusedAttrs } from "../backend/head_kernels.ts";
+import { fusedHeadKernelsActive, fusedLoss, SF2_FUSED_KERNEL, type Sf2FusedAttrs } from "../backend/head_kernels.ts";
 import type { SphereFace2Config } from "./config.ts";
 import { BaseHead, cosines, type HeadDetails, oneHotFloat, xavierNormal } from "./head.ts";
 
@@ -279,28 +279,12 @@ export function sphereface2FusedLoss(
     lo,
     hi,
   };
-  const fn = tf.customGrad(
-    ((xs: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-      const int = labels.dtype === "int32" ? labels : tf.cast(labels, "int32");
-      const [value, dx, dw, db] = tf.engine().runKernel(
-        SF2_FUSED_KERNEL,
-        { x: xs, weight: w, bias: b, labels: int },
-        attrs as unknown as tf.NamedAttrMap,
-      ) as tf.Tensor[];
-      if (int !== labels) int.dispose();
-      save([dx, dw, db]);
-      return {
-        value,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          // dy is 1 in every training step: hand the gradients over without another pass over d×K.
-          if (dy.size === 1 && dy.dataSync()[0] === 1) return saved.map((t) => t.clone());
-          return saved.map((t) => tf.mul(t, dy));
-        },
-      };
-    }) as Parameters<typeof tf.customGrad>[0],
-  );
-  // tidy: without a tape (no gradient asked) the kernel's gradient outputs are dropped here.
-  return tf.tidy(() => fn(x, weight, bias) as tf.Scalar);
+  const int = labels.dtype === "int32" ? labels : tf.cast(labels, "int32");
+  try {
+    return fusedLoss(SF2_FUSED_KERNEL, ["x", "weight", "bias"], [x, weight, bias], { labels: int }, attrs as never);
+  } finally {
+    if (int !== labels) int.dispose();
+  }
 }
 
 /** The SphereFace2 head: W (d×K, unit columns after `prepare`) and one shared scalar bias initialised to b₀. */
