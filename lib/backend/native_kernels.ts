@@ -24,6 +24,7 @@ const NATIVE_KERNELS = [
   "Conv2D",
   "Conv2DBackpropInput",
   "Conv2DBackpropFilter",
+  "FusedConv2D",
   "BatchMatMul",
   "_FusedMatMul",
   "Sum",
@@ -412,7 +413,47 @@ function onesOf(n: number): Float32Array {
   return onesCache.subarray(0, n);
 }
 
+/**
+ * FusedConv2D (conv + bias + relu/linear), which tfjs calls instead of Conv2D whenever no gradient is taken: the
+ * model's eval forward (embedding extraction). The conv runs in oneDNN, bias and ReLU in one pass over the output.
+ */
+function fusedConv2D(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const { x, filter, bias, preluActivationWeights } = args.inputs as tf.FusedConv2DInputs;
+  const attrs = args.attrs as unknown as tf.FusedConv2DAttrs;
+  const activation = attrs.activation ?? "linear";
+  if (
+    !x || !filter || x.dtype !== "float32" || filter.dtype !== "float32" || preluActivationWeights ||
+    (activation !== "linear" && activation !== "relu")
+  ) {
+    return fallback("FusedConv2D", args);
+  }
+  const g = geometryOf(x.shape, filter.shape, attrs);
+  if (!g || (bias && tf.util.sizeFromShape(bias.shape) !== g.outC)) return fallback("FusedConv2D", args);
+  const state = nativeState();
+  const backend = args.backend as BackendWasm;
+  const plan = state.plans.get(g);
+  const out = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], "float32");
+  const base = heapBase(backend);
+  plan.forward(addressOf(backend, base, x), addressOf(backend, base, filter), addressOf(backend, base, out));
+  if (bias || activation === "relu") {
+    const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
+    const size = g.batch * g.outH * g.outW * g.outC;
+    const o = new Float32Array(heap.buffer, backend.getMemoryOffset(out.dataId), size);
+    const b = bias ? new Float32Array(heap.buffer, backend.getMemoryOffset(bias.dataId), g.outC) : null;
+    const relu = activation === "relu", c = g.outC;
+    for (let i = 0; i < size; i += c) {
+      for (let j = 0; j < c; j++) {
+        const v = b ? o[i + j] + b[j] : o[i + j];
+        o[i + j] = relu && v < 0 ? 0 : v;
+      }
+    }
+  }
+  state.counts.native++;
+  return out;
+}
+
 const FUNCS: Record<NativeKernel, tf.KernelFunc> = {
+  FusedConv2D: fusedConv2D,
   Conv2D: conv2D,
   Conv2DBackpropInput: conv2DBackpropInput,
   Conv2DBackpropFilter: conv2DBackpropFilter,

@@ -200,3 +200,34 @@ Deno.test({
     unregisterNativeKernels();
   },
 });
+
+Deno.test({
+  name: "native FusedConv2D (the eval forward: conv + bias + relu/linear) matches the pure-wasm kernel",
+  ignore,
+  fn() {
+    const run = () =>
+      tf.tidy(() =>
+        [["relu", 1], ["linear", 2], ["relu", 1]].map(([activation, stride], i) => {
+          const x = tf.tensor4d(lcgValues(2 * 9 * 8 * 5, 30 + i), [2, 9, 8, 5]);
+          const w = tf.tensor4d(lcgValues(3 * 3 * 5 * 7, 40 + i), [3, 3, 5, 7]);
+          const bias = i === 2 ? undefined : tf.tensor1d(lcgValues(7, 50 + i));
+          return tf.fused.conv2d({
+            x,
+            filter: w,
+            strides: stride as number,
+            pad: 1,
+            bias,
+            activation: activation as "relu" | "linear",
+          }).dataSync() as Float32Array;
+        })
+      );
+    unregisterNativeKernels();
+    const ref = run();
+    assert.ok(registerNativeKernels({ ignoreEnv: true }).ok);
+    const before = nativeKernelCounts().native;
+    const got = run();
+    assert.equal(nativeKernelCounts().native - before, 3);
+    ref.forEach((r, i) => assert.ok(maxRelError(got[i], r) < 1e-5, `case ${i}: ${maxRelError(got[i], r)}`));
+    unregisterNativeKernels();
+  },
+});
