@@ -18,6 +18,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { type Address, type ConvGeometry, ConvPlanCache } from "./native/onednn_conv.ts";
 import { type OneDnn, openOneDnn } from "./native/onednn_ffi.ts";
+import { sharedHelper } from "./native/sf2_fused.ts";
 
 const BACKEND = "wasm";
 const NATIVE_KERNELS = [
@@ -435,7 +436,18 @@ function fusedConv2D(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const out = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], "float32");
   const base = heapBase(backend);
   plan.forward(addressOf(backend, base, x), addressOf(backend, base, filter), addressOf(backend, base, out));
-  if (bias || activation === "relu") {
+  const helper = sharedHelper();
+  if (helper && (bias || activation === "relu")) {
+    // Threaded, vectorised epilogue in the C helper (deno task build-native); else the loop below.
+    state.dnn.setThreads(state.dnn.maxThreads);
+    helper.symbols.sf2_bias_act(
+      Deno.UnsafePointer.create(addressOf(backend, base, out)),
+      BigInt(g.batch * g.outH * g.outW),
+      BigInt(g.outC),
+      bias ? Deno.UnsafePointer.create(addressOf(backend, base, bias)) : null,
+      activation === "relu" ? 1 : 0,
+    );
+  } else if (bias || activation === "relu") {
     const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
     const size = g.batch * g.outH * g.outW * g.outC;
     const o = new Float32Array(heap.buffer, backend.getMemoryOffset(out.dataId), size);

@@ -50,6 +50,7 @@ const HELPER_SYMBOLS = {
     parameters: ["pointer", "i64", "i64", "i64", "pointer", "pointer", "f32", "f32", "f32", "f32", "pointer"],
     result: "void",
   },
+  sf2_bias_act: { parameters: ["pointer", "i64", "i64", "pointer", "i32"], result: "void" },
   sf2_abi_version: { parameters: [], result: "i32" },
 } as const;
 type Helper = Deno.DynamicLibrary<typeof HELPER_SYMBOLS>;
@@ -68,6 +69,17 @@ function env(name: string): string | undefined {
   }
 }
 
+/** The helper, opened once per process (null when absent); for kernels outside the fused head. */
+export function sharedHelper(): Helper | null {
+  const store = globalThis as unknown as Record<symbol, { lib: Helper | null } | undefined>;
+  const key = Symbol.for("sphereface2-kit/sf2-helper");
+  if (!store[key]) {
+    const h = openHelper();
+    store[key] = { lib: h.ok ? h.lib : null };
+  }
+  return store[key]!.lib;
+}
+
 /** Opens the C helper, or says why not (absent: run `deno task build-native`). */
 export function openHelper(): { ok: true; lib: Helper; path: string } | { ok: false; reason: string } {
   const off = env(HELPER_ENV);
@@ -77,7 +89,7 @@ export function openHelper(): { ok: true; lib: Helper; path: string } | { ok: fa
   const path = env(HELPER_LIB_ENV) || HELPER_PATH;
   try {
     const lib = Deno.dlopen(path, HELPER_SYMBOLS);
-    if (lib.symbols.sf2_abi_version() !== 2) {
+    if (lib.symbols.sf2_abi_version() !== 3) {
       lib.close();
       return { ok: false, reason: `${path}: ABI version mismatch (rebuild: deno task build-native)` };
     }
@@ -448,7 +460,8 @@ export function openFusedHead(): { ok: true; engine: FusedHeadEngine } | { ok: f
   } else if (typeof dnn.dnn.sym.dnnl_sgemm !== "function") {
     result = { ok: false, reason: "oneDNN has no dnnl_sgemm" };
   } else {
-    const helper = openHelper();
+    const lib = sharedHelper();
+    const helper = lib ? { ok: true as const, lib } : openHelper();
     result = {
       ok: true,
       engine: new FusedHeadEngine(dnn.dnn, helper.ok ? helper.lib : null, helper.ok ? "" : helper.reason),

@@ -260,5 +260,26 @@ void margin_rows(float *c, int64_t rows, int64_t cols, int64_t ld, const int32_t
   }
 }
 
+/*
+ * out[i, j] = act(out[i, j] + bias[j]) over rows × c (NHWC conv outputs, c channels), act = ReLU or identity; bias
+ * may be NULL. The eval forward's FusedConv2D epilogue (lib/backend/native_kernels.ts), threaded over rows.
+ */
+void sf2_bias_act(float *out, int64_t rows, int64_t c, const float *bias, int relu) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < rows; i++) {
+    float *o = out + i * c;
+    if (bias && relu) {
+#pragma omp simd
+      for (int64_t j = 0; j < c; j++) o[j] = MAXF(o[j] + bias[j], 0.0f);
+    } else if (bias) {
+#pragma omp simd
+      for (int64_t j = 0; j < c; j++) o[j] = o[j] + bias[j];
+    } else if (relu) {
+#pragma omp simd
+      for (int64_t j = 0; j < c; j++) o[j] = MAXF(o[j], 0.0f);
+    }
+  }
+}
+
 /* Version of this helper's ABI (sf2_fused.ts refuses another). */
-int sf2_abi_version(void) { return 2; }
+int sf2_abi_version(void) { return 3; }
