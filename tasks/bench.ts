@@ -1,16 +1,23 @@
 /**
  * `deno task bench head [--loss sphereface2] [--batch 256] [--dim 512] [--classes 10000] [--warmup 2] [--steps 5]
- * [--backend NAME] [--torch] [--shards N]`: forward + backward of a loss head; the last line of stdout is JSON with
- * `stepSeconds` and `imagesPerSecond`. `--torch` also runs the same step in PyTorch
- * (tasks/reference/bench_head_torch.py, Debian's python3-torch) and adds its figures and the ratio.
+ * [--backend NAME] [--torch] [--repeats N] [--allow-reference-blas] [--shards N]`: forward + backward of a loss head;
+ * the last line of stdout is JSON with `stepSeconds` and `imagesPerSecond`. `--torch` also runs the same step in
+ * PyTorch (tasks/reference/bench_head_torch.py, Debian's python3-torch; SphereFace2, ArcFace, CosFace), `--repeats N`
+ * alternating kit and PyTorch, and adds its figures (BLAS, threads), the ratio and the per-pair ratios. A PyTorch on
+ * the reference BLAS is refused. `--backend cpu` runs the fused head on the cpu backend's arrays (for K = 10⁶).
  * `--shards N` splits the classifier over N worker shards (lib/parallel; N = 1 also goes through the workers) and
  * adds bytes and rounds per step and the peak memory per shard; without it the head runs in-process.
  *
  * `deno task bench head-scaling [--loss sphereface2,arcface] [--classes 100000] [--shards 1,2] [--out DIR] …`: the
  * sharded benchmark over every loss × shard count, written with figures, JSON and a report to results/parallel/.
  *
+ * `deno task bench head-sweep [--classes 1000,…,1000000] [--batch 64,256,1024] [--torch] [--out DIR]`: head time and peak
+ * RSS against K (at B 256) and B (at K 10,000), one process per point, table and figures in DIR (lib/bench/head_sweep.ts).
+ *
  * `deno task bench train [--model sfnet20] [--width 0.25] [--size 56] [--batch 64] [--classes 1000] [--torch]
  * [--repeats N]`: full SGD training steps (lib/bench/train_task.ts); `--torch` runs PyTorch interleaved.
+ * `deno task bench embed` (same flags): embedding extraction as `deno task eval` does it (eval forward, flip-fused),
+ * against PyTorch inference (`torch.no_grad`, eval mode) with `--torch`.
  * @module
  */
 import { z } from "zod";
@@ -21,6 +28,10 @@ import { scalingReport, writeScalingReport } from "../lib/report/scaling_report.
 import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
 import { HEAD_TYPES } from "../lib/losses/config.ts";
 import { checkMemory, headBenchBytes } from "../lib/train/memory.ts";
+import { registerHeadKernels } from "../lib/backend/head_kernels.ts";
+import { median } from "../lib/bench/timing.ts";
+import { benchInChild, mergeSweep, runHeadSweep, sweepPoints, writeHeadSweep } from "../lib/bench/head_sweep.ts";
+import { checkTorchBlas, loadAverage } from "../lib/bench/torch_twin.ts";
 
 const count = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
 
@@ -36,6 +47,10 @@ const HeadFlags = z.strictObject({
   torch: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
   torchThreads: count(2, 256),
   python: z.string().default("/usr/bin/python3"),
+  /** With --torch: kit and PyTorch alternate this many times (interleaved); medians and per-pair ratios reported. */
+  repeats: count(1, 100),
+  /** Accept a PyTorch twin on Debian's reference BLAS (marked loudly in the JSON); refused by default. */
+  allowReferenceBlas: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
   /** Model-parallel shards (worker per shard); absent: the in-process head. */
   shards: z.coerce.number().int().min(1).max(64).optional(),
 });
@@ -74,6 +89,21 @@ const ScalingFlags = z.strictObject({
   out: z.string().default("results/parallel"),
 });
 
+const SweepFlags = z.strictObject({
+  loss: z.enum(["sphereface2", "arcface", "cosface"]).default("sphereface2"),
+  classes: intList("1000,10000,100000,1000000", 2, 10_000_000),
+  batch: intList("64,256,1024", 1, 65536),
+  batchForK: count(256, 65536),
+  classesForB: z.coerce.number().int().min(2).max(10_000_000).default(10_000),
+  dim: count(512, 65536),
+  torch: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
+  warmup: z.coerce.number().int().min(0).max(1000).default(1),
+  steps: count(3, 100_000),
+  out: z.string().default("results/head-sweep"),
+  /** Merge into the rows already in OUT/sweep.json (same B and K replaced), e.g. to add K = 10⁶ in a second run. */
+  append: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
+});
+
 async function runTorch(flags: z.output<typeof HeadFlags>): Promise<Record<string, unknown>> {
   const script = new URL("./reference/bench_head_torch.py", import.meta.url).pathname;
   const args = [
@@ -84,17 +114,27 @@ async function runTorch(flags: z.output<typeof HeadFlags>): Promise<Record<strin
     `--warmup=${flags.warmup}`,
     `--steps=${flags.steps}`,
     `--threads=${flags.torchThreads}`,
+    `--loss=${flags.loss}`,
   ];
   const out = await new Deno.Command(flags.python, { args, stderr: "inherit" }).output();
   if (!out.success) throw new Error(`PyTorch reference failed (${flags.python} ${args.join(" ")})`);
   const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-  return JSON.parse(lines[lines.length - 1]);
+  const twin = JSON.parse(lines[lines.length - 1]);
+  const warning = checkTorchBlas(twin, flags.allowReferenceBlas);
+  if (warning) {
+    console.error(warning);
+    twin.blasWarning = warning;
+  }
+  return twin;
 }
+
+/** Losses with a PyTorch twin in tasks/reference/bench_head_torch.py. */
+const TORCH_HEADS = ["sphereface2", "arcface", "cosface"];
 
 await runTask(async () => {
   const [what, ...rest] = Deno.args;
-  if (what === "train") {
-    console.log(JSON.stringify(await runTrainBench(rest)));
+  if (what === "train" || what === "embed") {
+    console.log(JSON.stringify(await runTrainBench(rest, what)));
     return;
   }
   if (what === "head-scaling") {
@@ -115,8 +155,41 @@ await runTask(async () => {
     console.log(JSON.stringify({ bench: "head-scaling", out: flags.out, measured: data.measured }));
     return;
   }
+  if (what === "head-sweep") {
+    const { flags, positionals } = parseFlags(rest, SweepFlags, "bench head-sweep");
+    if (positionals.length) throw new UsageError(`bench head-sweep: unexpected argument ${positionals[0]}`);
+    const points = sweepPoints({
+      classes: flags.classes,
+      batches: flags.batch,
+      batchForK: flags.batchForK,
+      classesForB: flags.classesForB,
+    });
+    console.error(
+      `bench head-sweep: ${points.length} points, each in its own process${flags.torch ? ", with PyTorch" : ""}`,
+    );
+    const rows = await runHeadSweep({
+      ...flags,
+      points,
+      runBench: benchInChild(new URL(import.meta.url).pathname),
+      onRow: (r) =>
+        console.error(
+          `  B=${r.batch} K=${r.classes}: kit ${r.kitSeconds?.toFixed(4) ?? "-"} s ${
+            r.kitPeakRssMB?.toFixed(0) ?? "-"
+          } MB; ` +
+            `PyTorch ${r.torchSeconds?.toFixed(4) ?? "-"} s ${r.torchPeakRssMB?.toFixed(0) ?? "-"} MB ${r.note}`,
+        ),
+    });
+    const command = `deno task bench head-sweep ${rest.join(" ")}`.trim();
+    const merged = flags.append ? await mergeSweep(`${flags.out}/sweep.json`, rows) : { rows, commands: [command] };
+    await writeHeadSweep(flags.out, merged.rows, [...merged.commands, ...(flags.append ? [command] : [])].join(" && "));
+    console.error(`wrote ${flags.out}/report.md`);
+    console.log(JSON.stringify({ bench: "head-sweep", out: flags.out, rows }));
+    return;
+  }
   if (what !== "head") {
-    throw new UsageError(`bench: unknown benchmark "${what ?? ""}"; available: head, head-scaling, train`);
+    throw new UsageError(
+      `bench: unknown benchmark "${what ?? ""}"; available: head, head-sweep, head-scaling, train, embed`,
+    );
   }
   const { flags, positionals } = parseFlags(rest, HeadFlags, "bench head");
   if (positionals.length) throw new UsageError(`bench head: unexpected argument ${positionals[0]}`);
@@ -136,22 +209,71 @@ await runTask(async () => {
     console.log(JSON.stringify(await benchShardedHead({ ...rest, shards, backend })));
     return;
   }
-  const backend = await startBackend(flags.backend);
+  const choice = await startBackend(flags.backend);
   // Refused before anything is allocated (10M classes would otherwise grow for minutes before failing).
   checkMemory(
     headBenchBytes(flags),
     `bench head (K=${flags.classes}, d=${flags.dim}, B=${flags.batch})`,
-    backend.name,
+    choice.name,
   );
+  let backendDetail = choice.reason;
+  if (choice.name === "cpu") {
+    // K = 10⁶ does not fit wasm's 4 GiB heap (W and dW are 2 GB each): the cpu backend's arrays with the fused head.
+    const fused = registerHeadKernels(["cpu"]);
+    backendDetail += `; ${fused.detail}`;
+    console.error(`bench head: cpu backend with ${fused.detail}`);
+  }
+  if (flags.torch && !TORCH_HEADS.includes(flags.loss)) {
+    throw new UsageError(`bench head: --torch has twins for ${TORCH_HEADS.join(", ")}, not ${flags.loss}`);
+  }
   console.error(
     `bench head: ${flags.loss} B=${flags.batch} d=${flags.dim} K=${flags.classes}, ` +
-      `${flags.warmup} warm-up + ${flags.steps} timed steps`,
+      `${flags.warmup} warm-up + ${flags.steps} timed steps` +
+      (flags.torch ? `, ${flags.repeats}× interleaved with PyTorch` : ""),
   );
-  const result: Record<string, unknown> = { ...(await benchHead(flags)) };
+  const kit: Awaited<ReturnType<typeof benchHead>>[] = [];
+  const torch: Record<string, unknown>[] = [];
+  const pairs: Record<string, number | null>[] = [];
+  for (let i = 0; i < (flags.torch ? flags.repeats : 1); i++) {
+    const k = await benchHead(flags);
+    kit.push(k);
+    console.error(`  kit     ${k.imagesPerSecond.toFixed(1)} img/s (${k.stepSeconds.toFixed(4)} s/step)`);
+    if (flags.torch) {
+      const t = await runTorch(flags);
+      torch.push(t);
+      console.error(
+        `  pytorch ${(t.imagesPerSecond as number).toFixed(1)} img/s (${(t.stepSeconds as number).toFixed(4)} s/step)`,
+      );
+      pairs.push({
+        kitSeconds: k.stepSeconds,
+        pytorchSeconds: t.stepSeconds as number,
+        ratio: (t.stepSeconds as number) / k.stepSeconds,
+        loadAverage: loadAverage(),
+      });
+    }
+  }
+  const stepSeconds = median(kit.map((r) => r.stepSeconds));
+  const result: Record<string, unknown> = {
+    ...kit[kit.length - 1],
+    backendDetail,
+    stepSeconds,
+    imagesPerSecond: flags.batch / stepSeconds,
+    peakRssMB: Math.max(...kit.map((r) => r.peakRssMB)),
+    loadAverage: loadAverage(),
+  };
   if (flags.torch) {
-    const torch = await runTorch(flags);
-    result.pytorch = torch;
-    result.speedVsPytorch = (result.imagesPerSecond as number) / (torch.imagesPerSecond as number);
+    const ts = median(torch.map((t) => t.stepSeconds as number));
+    const { config: torchConfig, ...twin } = torch[torch.length - 1];
+    result.pytorch = {
+      ...twin,
+      stepSeconds: ts,
+      imagesPerSecond: flags.batch / ts,
+      minStepSeconds: Math.min(...torch.map((t) => t.minStepSeconds as number)),
+      peakRssMB: Math.max(...torch.map((t) => t.peakRssMB as number)),
+      config: torchConfig,
+    };
+    result.speedVsPytorch = ts / stepSeconds;
+    result.repeats = pairs;
   }
   console.log(JSON.stringify(result));
 });

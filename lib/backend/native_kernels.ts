@@ -18,9 +18,18 @@ import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { type Address, type ConvGeometry, ConvPlanCache } from "./native/onednn_conv.ts";
 import { type OneDnn, openOneDnn } from "./native/onednn_ffi.ts";
+import { sharedHelper } from "./native/sf2_fused.ts";
 
 const BACKEND = "wasm";
-const NATIVE_KERNELS = ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"] as const;
+const NATIVE_KERNELS = [
+  "Conv2D",
+  "Conv2DBackpropInput",
+  "Conv2DBackpropFilter",
+  "FusedConv2D",
+  "BatchMatMul",
+  "_FusedMatMul",
+  "Sum",
+] as const;
 type NativeKernel = typeof NATIVE_KERNELS[number];
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -112,7 +121,7 @@ export function registerNativeKernels(options: { ignoreEnv?: boolean } = {}): Na
 }
 
 function describe(dnn: OneDnn): string {
-  return `oneDNN ${dnn.version} conv kernels (${dnn.path})`;
+  return `oneDNN ${dnn.version} conv, matmul and bias-sum kernels (${dnn.path})`;
 }
 
 /** Restores the kernels that were registered before and frees every oneDNN primitive. No-op when not registered. */
@@ -261,10 +270,208 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[]
   return dw;
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Matrix products and leading-axis sums in oneDNN's sgemm: wasm's XNNPACK products run on one core with 128-bit SIMD
+// (the FC layer and its gradients were 20 % of the small training step), and wasm's Sum over leading axes (every conv
+// bias gradient) transposes first (another 10 %).
+
+const N_ = 78, T_ = 84; // 'N', 'T'
+
+/** C[b] = op(A[b])·op(B[b]) for equal batch counts (or one side 1); null when not covered (fallback). */
+function sgemmBatched(
+  backend: BackendWasm,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): tf.TensorInfo | null {
+  if (a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length < 2 || b.shape.length < 2) return null;
+  const ra = a.shape.length, rb = b.shape.length;
+  const [ar, ac] = [a.shape[ra - 2], a.shape[ra - 1]];
+  const [br, bc] = [b.shape[rb - 2], b.shape[rb - 1]];
+  const M = transposeA ? ac : ar, K = transposeA ? ar : ac;
+  const K2 = transposeB ? bc : br, N = transposeB ? br : bc;
+  if (K !== K2) return null;
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return null;
+  const outBatchShape = (batchA >= batchB ? a.shape : b.shape).slice(0, -2);
+  if (ra !== rb && batchA > 1 && batchB > 1) return null;
+  const batch = Math.max(batchA, batchB);
+  if (M === 0 || N === 0 || K === 0) return null;
+  const out = backend.makeOutput([...outBatchShape, M, N], "float32");
+  const base = heapBase(backend);
+  const pa = addressOf(backend, base, a), pb = addressOf(backend, base, b), pc = addressOf(backend, base, out);
+  const state = nativeState();
+  const dnn = state.dnn;
+  dnn.setThreads(M * N * K < MIN_GEMM_PARALLEL ? 1 : dnn.maxThreads);
+  for (let i = 0; i < batch; i++) {
+    const oa = BigInt((batchA === 1 ? 0 : i) * ar * ac * 4);
+    const ob = BigInt((batchB === 1 ? 0 : i) * br * bc * 4);
+    const oc = BigInt(i * M * N * 4);
+    const status = dnn.sym.dnnl_sgemm(
+      transposeA ? T_ : N_,
+      transposeB ? T_ : N_,
+      BigInt(M),
+      BigInt(N),
+      BigInt(K),
+      1,
+      Deno.UnsafePointer.create(pa + oa),
+      BigInt(ac),
+      Deno.UnsafePointer.create(pb + ob),
+      BigInt(bc),
+      0,
+      Deno.UnsafePointer.create(pc + oc),
+      BigInt(N),
+    );
+    if (status !== 0) throw new Error(`native_kernels: dnnl_sgemm failed (status ${status})`);
+  }
+  state.counts.native++;
+  return out;
+}
+
+/** Below this many multiply-adds a product runs on one thread (see MIN_PARALLEL_MACS for convs). */
+const MIN_GEMM_PARALLEL = 4e6;
+
+function batchMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const { a, b } = args.inputs as tf.BatchMatMulInputs;
+  const attrs = args.attrs as unknown as tf.BatchMatMulAttrs;
+  const out = a && b ? sgemmBatched(args.backend as BackendWasm, a, b, !!attrs.transposeA, !!attrs.transposeB) : null;
+  return out ?? fallback("BatchMatMul", args);
+}
+
+/** _FusedMatMul with a bias of size N (or none) and linear/relu activation; anything else falls back. */
+function fusedMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const { a, b, bias, preluActivationWeights } = args.inputs as tf._FusedMatMulInputs;
+  const attrs = args.attrs as unknown as tf._FusedMatMulAttrs;
+  const activation = attrs.activation ?? "linear";
+  if (!a || !b || preluActivationWeights || (activation !== "linear" && activation !== "relu")) {
+    return fallback("_FusedMatMul", args);
+  }
+  const backend = args.backend as BackendWasm;
+  const n = attrs.transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
+  if (bias && (bias.dtype !== "float32" || tf.util.sizeFromShape(bias.shape) !== n)) {
+    return fallback("_FusedMatMul", args);
+  }
+  const out = sgemmBatched(backend, a, b, !!attrs.transposeA, !!attrs.transposeB);
+  if (!out) return fallback("_FusedMatMul", args);
+  const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
+  const size = tf.util.sizeFromShape(out.shape);
+  const o = new Float32Array(heap.buffer, backend.getMemoryOffset(out.dataId), size);
+  const bv = bias ? new Float32Array(heap.buffer, backend.getMemoryOffset(bias.dataId), n) : null;
+  const relu = activation === "relu";
+  if (bv || relu) {
+    for (let i = 0; i < size; i += n) {
+      for (let j = 0; j < n; j++) {
+        const v = bv ? o[i + j] + bv[j] : o[i + j];
+        o[i + j] = relu && v < 0 ? 0 : v;
+      }
+    }
+  }
+  return out;
+}
+
+/** Sum over every axis but the last (conv and dense bias gradients) as ones(1×M)·X(M×C) in sgemm. */
+function sum(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const { x } = args.inputs as tf.SumInputs;
+  const attrs = args.attrs as unknown as tf.SumAttrs;
+  if (!x || x.dtype !== "float32" || x.shape.length < 2) return fallback("Sum", args);
+  const rank = x.shape.length;
+  const axes = tf.util.parseAxisParam(attrs.axis, x.shape).slice().sort((p, q) => p - q);
+  if (axes.length !== rank - 1 || axes.some((ax, i) => ax !== i)) return fallback("Sum", args);
+  const C = x.shape[rank - 1];
+  const M = tf.util.sizeFromShape(x.shape) / Math.max(C, 1);
+  if (C === 0 || M === 0 || M * C < 4096) return fallback("Sum", args);
+  const backend = args.backend as BackendWasm;
+  const state = nativeState();
+  const out = backend.makeOutput(attrs.keepDims ? [...x.shape.slice(0, -1).map(() => 1), C] : [C], "float32");
+  const base = heapBase(backend);
+  const ones = onesOf(M);
+  state.dnn.setThreads(M * C < MIN_GEMM_PARALLEL ? 1 : state.dnn.maxThreads);
+  const status = state.dnn.sym.dnnl_sgemm(
+    N_,
+    N_,
+    1n,
+    BigInt(C),
+    BigInt(M),
+    1,
+    Deno.UnsafePointer.of(ones),
+    BigInt(M),
+    Deno.UnsafePointer.create(addressOf(backend, base, x)),
+    BigInt(C),
+    0,
+    Deno.UnsafePointer.create(addressOf(backend, base, out)),
+    BigInt(C),
+  );
+  if (status !== 0) throw new Error(`native_kernels: dnnl_sgemm (sum) failed (status ${status})`);
+  state.counts.native++;
+  return out;
+}
+
+let onesCache = new Float32Array(0);
+function onesOf(n: number): Float32Array {
+  if (onesCache.length < n) onesCache = new Float32Array(n).fill(1);
+  return onesCache.subarray(0, n);
+}
+
+/**
+ * FusedConv2D (conv + bias + relu/linear), which tfjs calls instead of Conv2D whenever no gradient is taken: the
+ * model's eval forward (embedding extraction). The conv runs in oneDNN, bias and ReLU in one pass over the output.
+ */
+function fusedConv2D(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const { x, filter, bias, preluActivationWeights } = args.inputs as tf.FusedConv2DInputs;
+  const attrs = args.attrs as unknown as tf.FusedConv2DAttrs;
+  const activation = attrs.activation ?? "linear";
+  if (
+    !x || !filter || x.dtype !== "float32" || filter.dtype !== "float32" || preluActivationWeights ||
+    (activation !== "linear" && activation !== "relu")
+  ) {
+    return fallback("FusedConv2D", args);
+  }
+  const g = geometryOf(x.shape, filter.shape, attrs);
+  if (!g || (bias && tf.util.sizeFromShape(bias.shape) !== g.outC)) return fallback("FusedConv2D", args);
+  const state = nativeState();
+  const backend = args.backend as BackendWasm;
+  const plan = state.plans.get(g);
+  const out = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], "float32");
+  const base = heapBase(backend);
+  plan.forward(addressOf(backend, base, x), addressOf(backend, base, filter), addressOf(backend, base, out));
+  const helper = sharedHelper();
+  if (helper && (bias || activation === "relu")) {
+    // Threaded, vectorised epilogue in the C helper (deno task build-native); else the loop below.
+    state.dnn.setThreads(state.dnn.maxThreads);
+    helper.symbols.sf2_bias_act(
+      Deno.UnsafePointer.create(addressOf(backend, base, out)),
+      BigInt(g.batch * g.outH * g.outW),
+      BigInt(g.outC),
+      bias ? Deno.UnsafePointer.create(addressOf(backend, base, bias)) : null,
+      activation === "relu" ? 1 : 0,
+    );
+  } else if (bias || activation === "relu") {
+    const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
+    const size = g.batch * g.outH * g.outW * g.outC;
+    const o = new Float32Array(heap.buffer, backend.getMemoryOffset(out.dataId), size);
+    const b = bias ? new Float32Array(heap.buffer, backend.getMemoryOffset(bias.dataId), g.outC) : null;
+    const relu = activation === "relu", c = g.outC;
+    for (let i = 0; i < size; i += c) {
+      for (let j = 0; j < c; j++) {
+        const v = b ? o[i + j] + b[j] : o[i + j];
+        o[i + j] = relu && v < 0 ? 0 : v;
+      }
+    }
+  }
+  state.counts.native++;
+  return out;
+}
+
 const FUNCS: Record<NativeKernel, tf.KernelFunc> = {
+  FusedConv2D: fusedConv2D,
   Conv2D: conv2D,
   Conv2DBackpropInput: conv2DBackpropInput,
   Conv2DBackpropFilter: conv2DBackpropFilter,
+  BatchMatMul: batchMatMul,
+  _FusedMatMul: fusedMatMul,
+  Sum: sum,
 };
 
 /** The oneDNN implementation names chosen for a geometry's three passes (diagnostics for the bench log). */

@@ -22,6 +22,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { registerHeadKernels } from "./head_kernels.ts";
 import { registerNativeKernels } from "./native_kernels.ts";
 import { registerWasmKernelFixes } from "./wasm_kernels.ts";
 import { webgpuAdapterInfo } from "./webgpu_adapter.ts";
@@ -126,11 +127,13 @@ async function tryWasm(
     registerWasmKernelFixes();
     // Native (oneDNN, multithreaded) conv kernels on top when libdnnl is installed; otherwise the pure-wasm fixes.
     const native = registerNativeKernels();
+    // The fused SphereFace2 head (oneDNN sgemm + the C helper) likewise, else the unfused tfjs head.
+    const head = registerHeadKernels(["wasm"]);
     return {
       ok: true,
-      detail: native.ok
+      detail: (native.ok
         ? `kernel fixes registered; native convs: ${native.detail}`
-        : `kernel fixes registered; pure-wasm convs (${native.detail})`,
+        : `kernel fixes registered; pure-wasm convs (${native.detail})`) + `; ${head.detail}`,
     };
   } catch (err) {
     return { ok: false, detail: `wasm unavailable (${firstLine(err)})` };

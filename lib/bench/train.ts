@@ -18,6 +18,7 @@ import { parseHeadConfig } from "../losses/config.ts";
 import { createHead } from "../losses/registry.ts";
 import { createModel, type Model } from "../models/registry.ts";
 import { Sgd } from "../train/sgd.ts";
+import { extractFeatures } from "../eval/verification.ts";
 import { timeSteps } from "./timing.ts";
 
 export interface TrainBenchOptions {
@@ -135,5 +136,52 @@ export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchResult
     peakRssMB: times.peakRssMB,
     leakedTensors: tf.memory().numTensors - before,
     lastLoss,
+  };
+}
+
+/** Result of {@link benchEmbed}: embedding extraction as `deno task eval` runs it (eval forward, flip-fused). */
+export interface EmbedBenchResult extends Omit<TrainBenchResult, "bench" | "classes" | "lastLoss"> {
+  bench: "embed";
+}
+
+/**
+ * Times embedding extraction: {@link extractFeatures} (eval-mode forward of the image and its horizontal flip,
+ * summed and L2-normalised, read back) on one random batch per step, after warm-up.
+ */
+export async function benchEmbed(o: Omit<TrainBenchOptions, "classes">): Promise<EmbedBenchResult> {
+  const before = tf.memory().numTensors;
+  const seed = o.seed ?? 0;
+  const model = createModel(
+    { type: "sfnet", depth: o.depth, width: o.width, inputSize: o.size, featDim: o.featDim ?? 512 },
+    { seed },
+    "bench model",
+  );
+  const x = tf.randomNormal([o.batch, o.size, o.size, 3], 0, 1, "float32", seed + 1) as tf.Tensor4D;
+  const images = { count: o.batch, batch: () => x.clone() as tf.Tensor4D };
+  const params = model.trainables().reduce((n, v) => n + v.size, 0);
+  let times;
+  try {
+    times = await timeSteps(async () => {
+      await extractFeatures((b) => model.forward(b, false), images, { batchSize: o.batch });
+    }, { warmup: o.warmup, steps: o.steps });
+  } finally {
+    model.dispose();
+    x.dispose();
+  }
+  return {
+    bench: "embed",
+    model: `sfnet${o.depth}`,
+    width: o.width,
+    size: o.size,
+    batch: o.batch,
+    params,
+    backend: tf.getBackend(),
+    workers: 1,
+    steps: o.steps,
+    stepSeconds: times.medianSeconds,
+    minStepSeconds: times.minSeconds,
+    imagesPerSecond: o.batch / times.medianSeconds,
+    peakRssMB: times.peakRssMB,
+    leakedTensors: tf.memory().numTensors - before,
   };
 }

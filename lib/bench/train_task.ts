@@ -1,18 +1,20 @@
 /**
  * `deno task bench train [--model sfnet20] [--width 0.25] [--size 56] [--batch 64] [--classes 1000] [--warmup 3]
- * [--steps 20] [--backend NAME] [--torch] [--torch-threads 2] [--repeats 1]`: full training steps (see train.ts).
+ * [--steps 20] [--backend NAME] [--torch] [--torch-threads 2] [--repeats 1] [--allow-reference-blas]`: full training steps (see train.ts).
  * The last line of stdout is JSON with `imagesPerSecond`, `stepSeconds`, `backend`, `workers`, `peakRssMB`.
  * `--torch` also runs the same step in PyTorch (tasks/reference/bench_train_torch.py, Debian's python3-torch);
  * with `--repeats N` the kit and PyTorch alternate N times (interleaved, so machine load hits both alike) and
- * the medians over repeats are reported with the ratio `speedVsPytorch`.
+ * the medians over repeats are reported with the ratio `speedVsPytorch`. A twin on Debian's reference BLAS is
+ * refused (`--allow-reference-blas` runs it, marked `blasWarning`).
  *
  * Kept out of tasks/bench.ts so the task file only dispatches.
  * @module
  */
 import { z } from "zod";
 import { backendFlag, parseFlags, startBackend, UsageError } from "../cli/flags.ts";
-import { benchTrain, type TrainBenchResult } from "./train.ts";
+import { benchEmbed, benchTrain, type TrainBenchResult } from "./train.ts";
 import { median } from "./timing.ts";
+import { checkTorchBlas, loadAverage } from "./torch_twin.ts";
 import { SFNET_BLOCKS } from "../models/config.ts";
 
 const count = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
@@ -41,12 +43,17 @@ export const TrainFlags = z.strictObject({
   torch: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
   torchThreads: count(2, 256),
   torchDevice: z.enum(["cpu", "cuda"]).default("cpu"),
+  /** Accept a PyTorch twin on Debian's reference BLAS (marked loudly in the JSON); refused by default. */
+  allowReferenceBlas: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
   python: z.string().default("/usr/bin/python3"),
 });
 export type TrainFlagValues = z.output<typeof TrainFlags>;
 
 /** Runs the PyTorch twin once and returns its JSON line. */
-export async function runTorchTrain(f: TrainFlagValues): Promise<Record<string, unknown>> {
+export async function runTorchTrain(
+  f: TrainFlagValues,
+  mode: "train" | "embed" = "train",
+): Promise<Record<string, unknown>> {
   const script = new URL("../../tasks/reference/bench_train_torch.py", import.meta.url).pathname;
   const args = [
     script,
@@ -59,6 +66,7 @@ export async function runTorchTrain(f: TrainFlagValues): Promise<Record<string, 
     `--steps=${f.steps}`,
     `--threads=${f.torchThreads}`,
     `--device=${f.torchDevice}`,
+    `--mode=${mode}`,
   ];
   const out = await new Deno.Command(f.python, { args, stderr: "inherit" }).output();
   if (!out.success) throw new Error(`PyTorch reference failed (${f.python} ${args.join(" ")})`);
@@ -67,27 +75,44 @@ export async function runTorchTrain(f: TrainFlagValues): Promise<Record<string, 
 }
 
 /** Parses argv (after `train`), runs the benchmark, returns the result object printed as the last JSON line. */
-export async function runTrainBench(argv: readonly string[]): Promise<Record<string, unknown>> {
-  const { flags, positionals } = parseFlags(argv, TrainFlags, "bench train");
-  if (positionals.length) throw new UsageError(`bench train: unexpected argument ${positionals[0]}`);
+export async function runTrainBench(
+  argv: readonly string[],
+  mode: "train" | "embed" = "train",
+): Promise<Record<string, unknown>> {
+  const { flags, positionals } = parseFlags(argv, TrainFlags, `bench ${mode}`);
+  if (positionals.length) throw new UsageError(`bench ${mode}: unexpected argument ${positionals[0]}`);
   const choice = await startBackend(flags.backend);
   console.error(
-    `bench train: sfnet${flags.model} width ${flags.width} ${flags.size}px, B=${flags.batch} K=${flags.classes}, ` +
+    `bench ${mode}: sfnet${flags.model} width ${flags.width} ${flags.size}px, B=${flags.batch} K=${flags.classes}, ` +
       `${flags.warmup} warm-up + ${flags.steps} timed steps` +
       (flags.torch ? `, ${flags.repeats}× interleaved with PyTorch` : ""),
   );
-  const kit: TrainBenchResult[] = [];
+  const kit: Pick<TrainBenchResult, "stepSeconds" | "imagesPerSecond" | "peakRssMB">[] = [];
   const torch: Record<string, unknown>[] = [];
+  const pairs: Record<string, number | null>[] = [];
   for (let i = 0; i < flags.repeats; i++) {
-    const r = await benchTrain({ ...flags, depth: flags.model });
+    const r = mode === "train"
+      ? await benchTrain({ ...flags, depth: flags.model })
+      : await benchEmbed({ ...flags, depth: flags.model });
     console.error(`  kit     ${r.imagesPerSecond.toFixed(1)} img/s (${r.stepSeconds.toFixed(3)} s/step)`);
     kit.push(r);
     if (flags.torch) {
-      const t = await runTorchTrain(flags);
+      const t = await runTorchTrain(flags, mode);
+      const warning = checkTorchBlas(t, flags.allowReferenceBlas);
+      if (warning) {
+        console.error(warning);
+        t.blasWarning = warning;
+      }
       console.error(
         `  pytorch ${(t.imagesPerSecond as number).toFixed(1)} img/s (${(t.stepSeconds as number).toFixed(3)} s/step)`,
       );
       torch.push(t);
+      pairs.push({
+        kitSeconds: r.stepSeconds,
+        pytorchSeconds: t.stepSeconds as number,
+        ratio: (t.stepSeconds as number) / r.stepSeconds,
+        loadAverage: loadAverage(),
+      });
     }
   }
   const stepSeconds = median(kit.map((r) => r.stepSeconds));
@@ -104,15 +129,7 @@ export async function runTrainBench(argv: readonly string[]): Promise<Record<str
     const ts = median(torch.map((t) => t.stepSeconds as number));
     result.pytorch = { ...torch[torch.length - 1], stepSeconds: ts, imagesPerSecond: flags.batch / ts };
     result.speedVsPytorch = ts / stepSeconds;
+    result.pairs = pairs;
   }
   return result;
-}
-
-/** The 1-minute load average (Linux), so every figure carries the machine's load; null where unreadable. */
-function loadAverage(): number | null {
-  try {
-    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
-  } catch {
-    return null;
-  }
 }

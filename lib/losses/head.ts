@@ -23,6 +23,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { NORMALIZE_COLUMNS_KERNEL } from "../backend/head_kernels.ts";
 
 /** Values a head exposes for analysis (notebooks, reports); all tensors are owned by the caller. */
 export interface HeadDetails {
@@ -125,7 +126,10 @@ export abstract class BaseHead implements Head {
 
   prepare(): void {
     if (!this.normalizesWeight) return;
-    const unit = normalizeColumns(this.weight);
+    // The native kernel (lib/backend/head_kernels.ts) when registered for this backend: one threaded pass.
+    const unit = tf.getKernel(NORMALIZE_COLUMNS_KERNEL, tf.getBackend()) !== undefined
+      ? tf.engine().runKernel(NORMALIZE_COLUMNS_KERNEL, { x: this.weight }, {}) as tf.Tensor2D
+      : normalizeColumns(this.weight);
     this.weight.assign(unit);
     unit.dispose();
   }

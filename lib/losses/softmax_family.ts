@@ -16,6 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ArcFaceConfig, CosFaceConfig, NormFaceConfig, SoftmaxConfig, SphereFaceConfig } from "./config.ts";
+import { fusedLoss, MARGIN_FUSED_KERNEL, type MarginKernelParams } from "../backend/head_kernels.ts";
 import { BaseHead, cosines, type HeadDetails, oneHotFloat, xavierNormal } from "./head.ts";
 
 /** OpenSphere's clip of cos before acos in SphereFace and ArcFace. */
@@ -127,6 +128,45 @@ export const MARGIN_RULES = {
   }),
 };
 
+/** The numbers of a margin head for the fused kernel: its kind, s, m and the non-target clip of each rule above. */
+export function marginKernelParams(config: MarginConfig): MarginKernelParams {
+  const s = config.s;
+  switch (config.type) {
+    case "normface":
+      return { kind: 0, s, m: 0, lo: -Infinity, hi: Infinity };
+    case "cosface":
+      return { kind: 1, s, m: config.m, lo: -Infinity, hi: Infinity };
+    case "sphereface":
+      return { kind: 2, s, m: config.m, lo: -1 + COS_CLIP, hi: 1 - COS_CLIP };
+    case "arcface":
+      return {
+        kind: 3,
+        s,
+        m: config.m,
+        lo: Math.max(-1 + COS_CLIP, Math.cos(THETA_MAX)),
+        hi: Math.min(1 - COS_CLIP, Math.cos(THETA_MIN)),
+      };
+  }
+}
+
+/**
+ * The loss of {@link marginLossFromCos} over {@link cosines}, with dL/dx and dL/dW, from the fused native kernel
+ * (lib/backend/head_kernels.ts): the cosines are held once (B×K), the softmax gradient written over them in place.
+ */
+export function marginFusedLoss(
+  x: tf.Tensor2D,
+  weight: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  p: MarginKernelParams,
+): tf.Scalar {
+  const int = labels.dtype === "int32" ? labels : tf.cast(labels, "int32");
+  try {
+    return fusedLoss(MARGIN_FUSED_KERNEL, ["x", "weight"], [x, weight], { labels: int }, p as never);
+  } finally {
+    if (int !== labels) int.dispose();
+  }
+}
+
 type MarginConfig = NormFaceConfig | SphereFaceConfig | CosFaceConfig | ArcFaceConfig;
 
 function ruleFor(config: MarginConfig): MarginRule {
@@ -155,6 +195,9 @@ export class MarginSoftmaxHead extends BaseHead {
   }
 
   lossOf(x: tf.Tensor2D, labels: tf.Tensor1D, weight: tf.Tensor2D): tf.Scalar {
+    if (tf.getKernel(MARGIN_FUSED_KERNEL, tf.getBackend()) !== undefined) {
+      return marginFusedLoss(x, weight, labels, marginKernelParams(this.config));
+    }
     return tf.tidy(() => marginLossFromCos(cosines(x, weight), labels, this.config.s, this.rule));
   }
 

@@ -20,6 +20,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { fusedHeadKernelsActive, fusedLoss, SF2_FUSED_KERNEL, type Sf2FusedAttrs } from "../backend/head_kernels.ts";
 import type { SphereFace2Config } from "./config.ts";
 import { BaseHead, cosines, type HeadDetails, oneHotFloat, xavierNormal } from "./head.ts";
 
@@ -266,6 +267,40 @@ export function sphereface2LossFromCos(
   return fn(cos, bias) as tf.Scalar;
 }
 
+/**
+ * The same loss and gradients as {@link sphereface2LossFromCos} over {@link cosines}, from the fused native kernel
+ * (lib/backend/head_kernels.ts): one pass over blocks of classes that never holds the B×K matrix, with dL/dx,
+ * dL/dW and dL/db computed alongside the loss and handed to autodiff as the custom gradient.
+ */
+export function sphereface2FusedLoss(
+  x: tf.Tensor2D,
+  weight: tf.Tensor2D,
+  bias: tf.Tensor1D,
+  labels: tf.Tensor1D,
+  p: SphereFace2Params,
+): tf.Scalar {
+  const [lo, hi] = clipRange(p);
+  const attrs: Sf2FusedAttrs = {
+    variant: ["C", "A", "M"].indexOf(p.variant),
+    t: p.t,
+    r: p.r,
+    m: p.m,
+    lambda: p.lambda,
+    lw: p.lw,
+    throughG: p.gradForm === "through-g" ? 1 : 0,
+    angleEps: p.angleEps,
+    angleMax: p.angleMax,
+    lo,
+    hi,
+  };
+  const int = labels.dtype === "int32" ? labels : tf.cast(labels, "int32");
+  try {
+    return fusedLoss(SF2_FUSED_KERNEL, ["x", "weight", "bias"], [x, weight, bias], { labels: int }, attrs as never);
+  } finally {
+    if (int !== labels) int.dispose();
+  }
+}
+
 /** The SphereFace2 head: W (d×K, unit columns after `prepare`) and one shared scalar bias initialised to b₀. */
 export class SphereFace2Head extends BaseHead {
   readonly type = "sphereface2";
@@ -286,6 +321,7 @@ export class SphereFace2Head extends BaseHead {
 
   lossOf(x: tf.Tensor2D, labels: tf.Tensor1D, weight: tf.Tensor2D, bias: tf.Tensor1D | null): tf.Scalar {
     if (!bias) throw new Error("SphereFace2 needs its bias");
+    if (fusedHeadKernelsActive()) return sphereface2FusedLoss(x, weight, bias, labels, this.config);
     return tf.tidy(() => sphereface2LossFromCos(cosines(x, weight), bias, labels, this.config));
   }
 

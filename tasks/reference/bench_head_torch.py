@@ -1,10 +1,15 @@
-"""PyTorch counterpart of `deno task bench head`: the same SphereFace2-C step, timed the same way.
+"""PyTorch counterpart of `deno task bench head`: the same head step (SphereFace2-C, ArcFace or CosFace), timed
+the same way. The JSON names the BLAS and threads PyTorch ran with (torch_env.describe).
 
 Written from the formulas in shared/notes/opensphere.md (not OpenSphere's code): W normalised in place outside
 autograd, x normalised in the graph, s = g(c) -/+ m applied as a detached shift (OpenSphere v0/main), BCE with
 weights lw*K/r * (lambda | 1-lambda), mean over B*K. Prints one JSON line.
 
-Usage: python3 tasks/reference/bench_head_torch.py --batch 256 --dim 512 --classes 10000 [--threads 2]
+ArcFace / CosFace (--loss arcface|cosface): OpenSphere's margin softmax, s 30, m 0.5 / 0.35, cos clipped to
+[-1+1e-5, 1-1e-5] before acos, theta+m clipped to [1e-5, 3.14159], target logit replaced, cross-entropy mean over B.
+
+Usage: /usr/bin/python3 tasks/reference/bench_head_torch.py --batch 256 --dim 512 --classes 10000 [--threads 2]
+         [--loss sphereface2|arcface|cosface]
 """
 import argparse
 import json
@@ -13,6 +18,8 @@ import time
 
 import torch
 import torch.nn.functional as F
+
+from torch_env import describe
 
 
 def peak_rss_mb():
@@ -33,6 +40,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--loss", default="sphereface2", choices=["sphereface2", "arcface", "cosface"])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -42,7 +50,28 @@ def main():
     x = torch.randn(a.batch, a.dim, requires_grad=True)
     y = torch.randint(0, a.classes, (a.batch,))
 
+    def margin_step():
+        with torch.no_grad():
+            w.data = F.normalize(w.data, dim=0)
+        cos = F.normalize(x, dim=1).mm(w)
+        cy = cos.gather(1, y.view(-1, 1))
+        if a.loss == "arcface":
+            theta = torch.acos(cy.clamp(-1 + 1e-5, 1 - 1e-5))
+            target = torch.cos((theta + 0.5).clamp(1e-5, 3.14159))
+            s = 30.0
+        else:
+            target = cy - 0.35
+            s = 30.0
+        logits = s * cos.scatter(1, y.view(-1, 1), target)
+        loss = F.cross_entropy(logits, y)
+        for p in (w, x):
+            p.grad = None
+        loss.backward()
+        return loss.item()
+
     def step():
+        if a.loss != "sphereface2":
+            return margin_step()
         with torch.no_grad():
             w.data = F.normalize(w.data, dim=0)
         cos = F.normalize(x, dim=1).mm(w)
@@ -67,9 +96,9 @@ def main():
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     print(json.dumps({
-        "impl": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(),
+        **describe(), "impl": "pytorch", "loss": a.loss,
         "batch": a.batch, "dim": a.dim, "classes": a.classes,
-        "stepSeconds": med, "imagesPerSecond": a.batch / med,
+        "stepSeconds": med, "minStepSeconds": min(times), "imagesPerSecond": a.batch / med,
         "peakRssMB": peak_rss_mb(),
     }))
 

@@ -20,6 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_env import describe
+
 BLOCKS = {4: [0, 0, 0, 0], 10: [0, 1, 2, 0], 20: [1, 2, 4, 1], 36: [2, 4, 8, 2], 64: [3, 8, 16, 3]}
 
 
@@ -95,6 +97,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--mode", default="train", choices=["train", "embed"],
+                    help="embed: eval-mode forward of x and its horizontal flip, summed and L2-normalised, no grad")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -106,12 +110,20 @@ def main():
     x = torch.randn(a.batch, 3, a.size, a.size, device=dev)
     y = torch.randint(0, a.classes, (a.batch,), device=dev)
 
-    def step():
+    def embed_step():
+        net.eval()
+        with torch.no_grad():
+            e = net(x) + net(torch.flip(x, dims=[3]))
+            return F.normalize(e, dim=1)[0, 0].item()
+
+    def train_step():
         opt.zero_grad(set_to_none=True)
         loss = head(net(x), y)
         loss.backward()
         opt.step()
         return loss.item()  # .item() synchronises (CUDA) and matches the kit's read-back of the loss
+
+    step = embed_step if a.mode == "embed" else train_step
 
     last = float("nan")
     for _ in range(a.warmup):
@@ -123,7 +135,7 @@ def main():
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     print(json.dumps({
-        "impl": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "device": a.device,
+        **describe(), "impl": "pytorch", "mode": a.mode, "device": a.device,
         "model": f"sfnet{a.depth}", "width": a.width, "size": a.size, "batch": a.batch, "classes": a.classes,
         "params": sum(p.numel() for p in params), "steps": a.steps,
         "stepSeconds": med, "minStepSeconds": min(times), "imagesPerSecond": a.batch / med,

@@ -155,3 +155,79 @@ Deno.test({
     unregisterNativeKernels();
   },
 });
+
+/** matMul (every transpose pair, batched and broadcast), fused matMul with bias and relu, and their gradients. */
+function productsAndSums(): Float32Array[] {
+  return tf.tidy(() => {
+    const out: tf.Tensor[] = [];
+    const t = (shape: number[], seed: number) => tf.tensor(lcgValues(shape.reduce((p, q) => p * q, 1), seed), shape);
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+      const a = t(ta ? [70, 33] : [33, 70], 11), b = t(tb ? [129, 70] : [70, 129], 12);
+      out.push(tf.matMul(a, b, ta, tb));
+      const [ga, gb] = tf.grads((p: tf.Tensor, q: tf.Tensor) =>
+        tf.sum(tf.mul(tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D, ta, tb), 0.5))
+      )([a, b]);
+      out.push(ga, gb);
+    }
+    out.push(tf.matMul(t([3, 20, 40], 13), t([3, 40, 50], 14)));
+    out.push(tf.matMul(t([3, 20, 40], 15), t([1, 40, 50], 16)));
+    const x = t([64, 300], 17), w = t([300, 90], 18), bias = t([90], 19);
+    out.push(tf.fused.matMul({ a: x, b: w, bias, activation: "relu" }));
+    out.push(tf.fused.matMul({ a: x, b: w, bias }));
+    out.push(tf.sum(t([4, 9, 7, 33], 20), [0, 1, 2]));
+    out.push(tf.sum(t([4, 9, 7, 33], 21), [2, 0, 1], true));
+    out.push(tf.sum(t([4, 9, 7, 33], 22), [1, 2])); // not leading axes: the previous kernel
+    return out.map((v) => v.dataSync() as Float32Array);
+  });
+}
+
+Deno.test({
+  name: "native matMul, fused matMul and leading-axis Sum match the pure-wasm kernels",
+  ignore,
+  fn() {
+    unregisterNativeKernels();
+    const ref = productsAndSums();
+    assert.ok(registerNativeKernels({ ignoreEnv: true }).ok);
+    const before = nativeKernelCounts();
+    const got = productsAndSums();
+    const after = nativeKernelCounts();
+    assert.ok(after.native - before.native >= 16, `native calls ${after.native - before.native}`);
+    assert.ok(after.fallback > before.fallback, "the non-leading Sum falls back");
+    ref.forEach((r, i) => {
+      const err = maxRelError(got[i], r);
+      assert.ok(err < 1e-5, `output ${i}: max rel error ${err}`);
+    });
+    unregisterNativeKernels();
+  },
+});
+
+Deno.test({
+  name: "native FusedConv2D (the eval forward: conv + bias + relu/linear) matches the pure-wasm kernel",
+  ignore,
+  fn() {
+    const run = () =>
+      tf.tidy(() =>
+        [["relu", 1], ["linear", 2], ["relu", 1]].map(([activation, stride], i) => {
+          const x = tf.tensor4d(lcgValues(2 * 9 * 8 * 5, 30 + i), [2, 9, 8, 5]);
+          const w = tf.tensor4d(lcgValues(3 * 3 * 5 * 7, 40 + i), [3, 3, 5, 7]);
+          const bias = i === 2 ? undefined : tf.tensor1d(lcgValues(7, 50 + i));
+          return tf.fused.conv2d({
+            x,
+            filter: w,
+            strides: stride as number,
+            pad: 1,
+            bias,
+            activation: activation as "relu" | "linear",
+          }).dataSync() as Float32Array;
+        })
+      );
+    unregisterNativeKernels();
+    const ref = run();
+    assert.ok(registerNativeKernels({ ignoreEnv: true }).ok);
+    const before = nativeKernelCounts().native;
+    const got = run();
+    assert.equal(nativeKernelCounts().native - before, 3);
+    ref.forEach((r, i) => assert.ok(maxRelError(got[i], r) < 1e-5, `case ${i}: ${maxRelError(got[i], r)}`));
+    unregisterNativeKernels();
+  },
+});

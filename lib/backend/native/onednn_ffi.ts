@@ -85,6 +85,11 @@ const SYMBOLS = {
   dnnl_memory_create: { parameters: ["buffer", "pointer", "pointer", "pointer"], result: "i32" },
   dnnl_memory_set_data_handle: { parameters: ["pointer", "pointer"], result: "i32" },
   dnnl_memory_destroy: { parameters: ["pointer"], result: "i32" },
+  /** Row-major C = α·op(A)·op(B) + β·C (`dnnl_sgemm(transa, transb, M, N, K, α, A, lda, B, ldb, β, C, ldc)`). */
+  dnnl_sgemm: {
+    parameters: ["u8", "u8", "i64", "i64", "i64", "f32", "pointer", "i64", "pointer", "i64", "f32", "pointer", "i64"],
+    result: "i32",
+  },
 } as const;
 
 /** The opened library's symbols. */
