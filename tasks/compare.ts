@@ -18,10 +18,9 @@ const USAGE = "usage: deno task compare RUN_DIR IMAGE_A IMAGE_B [--backend NAME]
 await runTask(async () => {
   const { flags, positionals } = parseFlags(
     Deno.args,
-    z.strictObject({ backend: backendFlag, help: z.boolean().optional() }),
+    z.strictObject({ backend: backendFlag }),
     "compare",
   );
-  if (flags.help) return void console.log(USAGE);
   if (positionals.length !== 3) throw new UsageError(`compare: give RUN_DIR IMAGE_A IMAGE_B\n${USAGE}`);
   const [runDir, a, b] = positionals;
   await startBackend(flags.backend);

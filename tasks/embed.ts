@@ -32,15 +32,10 @@ const Flags = z.strictObject({
   flip: z.boolean().default(false),
   raw: z.boolean().default(false),
   backend: backendFlag,
-  help: z.boolean().optional(),
 });
 
 await runTask(async () => {
   const { flags, positionals } = parseFlags(Deno.args, Flags, "embed");
-  if (flags.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) throw new UsageError(`embed: give exactly one RUN_DIR\n${USAGE}`);
   if (!flags.images || !flags.out) {
     throw new UsageError(`embed: --images LIST and --out FILE.npy are required\n${USAGE}`);

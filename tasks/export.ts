@@ -28,14 +28,13 @@ const USAGE = `usage: deno task export DIR --to pytorch --out FILE.pth [--source
     --num-workers  DataLoader workers per GPU process in the YAML (default 4, as OpenSphere's configs)
   --out      the file to write (atomically)`;
 
-const TASK_FLAGS = new Set(["to", "out", "source", "branch", "num-workers", "help"]);
+const TASK_FLAGS = new Set(["to", "out", "source", "branch", "num-workers"]);
 const Flags = z.strictObject({
   to: z.enum(["pytorch", "opensphere"]).optional(),
   out: z.string().min(1).optional(),
   source: z.enum(["opensphere", "opensphere-iclr", "opensphere-v0", "insightface"]).optional(),
   branch: z.enum(["main", "iclr"]).optional(),
   numWorkers: z.coerce.number().int().min(0).max(256).optional(),
-  help: z.boolean().optional(),
 });
 
 await runTask(async () => {
@@ -45,10 +44,6 @@ await runTask(async () => {
     return m !== null && !TASK_FLAGS.has(m[1]);
   });
   const { flags, positionals } = parseFlags(Deno.args.filter((a) => !overrides.includes(a)), Flags, "export");
-  if (flags.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) throw new UsageError(`export: give exactly one run folder (or config file)\n${USAGE}`);
   if (!flags.to) throw new UsageError(`export: --to pytorch|opensphere is required\n${USAGE}`);
   if (!flags.out) throw new UsageError(`export: --out FILE is required\n${USAGE}`);

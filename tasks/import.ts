@@ -29,15 +29,10 @@ const Flags = z.strictObject({
   out: z.string().min(1).optional(),
   model: z.string().optional(),
   name: z.string().regex(/^[A-Za-z0-9._-]+$/, "use letters, digits, '.', '_' or '-'").optional(),
-  help: z.boolean().optional(),
 });
 
 await runTask(async () => {
   const { flags, positionals } = parseFlags(Deno.args, Flags, "import");
-  if (flags.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) throw new UsageError(`import: give exactly one checkpoint FILE\n${USAGE}`);
   if (!flags.source) throw new UsageError(`import: --source is required\n${USAGE}`);
   if (!flags.out) throw new UsageError(`import: --out DIR is required\n${USAGE}`);

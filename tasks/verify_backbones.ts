@@ -19,13 +19,9 @@ const USAGE = "usage: deno task verify-backbones [FILE] [--backend NAME]\n" +
 await runTask(async () => {
   const { flags, positionals } = parseFlags(
     Deno.args,
-    z.strictObject({ backend: backendFlag, help: z.boolean().optional() }),
+    z.strictObject({ backend: backendFlag }),
     "verify-backbones",
   );
-  if (flags.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (positionals.length > 1) throw new UsageError(`verify-backbones: give at most one FILE\n${USAGE}`);
   const file = positionals[0] ?? DEFAULT_FILE;
   await startBackend(flags.backend);

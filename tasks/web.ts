@@ -24,22 +24,19 @@ const BuildFlags = z.strictObject({
   lfw: z.string().min(1).optional(),
   out: z.string().min(1).default("results/web"),
   noMinify: bool,
-  help: bool,
 });
 const ServeFlags = z.strictObject({
   port: z.coerce.number().int().min(0).max(65535).default(8000),
-  help: bool,
 });
 
 await runTask(async () => {
   const [command, ...rest] = Deno.args;
-  if (command === undefined || command === "--help" || command === "help") {
+  if (command === undefined || command === "help") {
     console.log(USAGE);
     return command === undefined ? 2 : 0;
   }
   if (command === "build") {
     const { flags, positionals } = parseFlags(rest, BuildFlags, "web build");
-    if (flags.help) return void console.log(USAGE);
     if (positionals.length) throw new UsageError(`web build: unexpected argument ${positionals[0]}\n${USAGE}`);
     if (flags.lfwPairs !== undefined && !flags.model) throw new UsageError("web build: --lfw-pairs needs --model");
     const t0 = performance.now();
@@ -61,7 +58,6 @@ await runTask(async () => {
   }
   if (command === "serve") {
     const { flags, positionals } = parseFlags(rest, ServeFlags, "web serve");
-    if (flags.help) return void console.log(USAGE);
     if (positionals.length > 1) throw new UsageError(`web serve: give at most one DIR\n${USAGE}`);
     const dir = positionals[0] ?? "results/web";
     try {

@@ -4,16 +4,22 @@ import { REPO, runDeno } from "../shared.ts";
 /** Every task file registered in deno.json, with the subcommands it has. */
 const TASKS: [string, string[]][] = [
   ["align", []],
-  ["bench", ["head", "head-scaling", "train"]],
+  ["bench", ["head", "head-scaling", "head-sweep", "train", "embed"]],
+  ["compare", []],
   ["data", ["lfw", "synthetic", "check"]],
+  ["embed", []],
   ["eval", []],
   ["experiments", []],
+  ["export", []],
   ["gpu_check", []],
+  ["import", []],
   ["notebooks", []],
   ["reproduce", []],
   ["train", []],
+  ["verify_backbones", []],
   ["verify_heads", []],
   ["verify_metrics", []],
+  ["web", ["build", "serve"]],
 ];
 
 Deno.test("--help and -h: every task and subcommand prints its usage on stdout and exits 0 without working", async () => {

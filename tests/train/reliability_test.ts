@@ -132,7 +132,7 @@ Deno.test("atomic folders: a failed write inside (file too large) names the file
   const script = `${dir}/write.ts`;
   await Deno.writeTextFile(
     script,
-    `import { writeDirAtomic, writeFileIn } from "${REPO}lib/report/write.ts";\n` +
+    `import { writeDirAtomic, writeFileIn } from "${REPO}lib/fs/write.ts";\n` +
       `await writeDirAtomic("${dir}/out", (tmp) => writeFileIn(tmp, "big.bin", new Uint8Array(4 << 20)));\n`,
   );
   const out = await new Deno.Command("bash", {
