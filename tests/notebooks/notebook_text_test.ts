@@ -25,7 +25,7 @@ Deno.test("notebooks: each is byte for byte what `deno fmt` makes of it", async 
     await writer.close();
     const out = await child.output();
     assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    assert.equal(new TextDecoder().decode(out.stdout), original, `${nb.name}: run \`npx deno fmt notebooks/\``);
+    assert.equal(new TextDecoder().decode(out.stdout), original, `${nb.name}: run \`npx deno fmt notebooks/*.ipynb\``);
   }
 });
 
