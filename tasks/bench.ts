@@ -29,9 +29,8 @@ import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../l
 import { HEAD_TYPES } from "../lib/losses/config.ts";
 import { checkMemory, headBenchBytes } from "../lib/train/memory.ts";
 import { registerHeadKernels } from "../lib/backend/head_kernels.ts";
-import { median } from "../lib/bench/timing.ts";
 import { benchInChild, mergeSweep, runHeadSweep, sweepPoints, writeHeadSweep } from "../lib/bench/head_sweep.ts";
-import { checkTorchBlas, loadAverage } from "../lib/bench/torch_twin.ts";
+import { checkTorchBlas, interleaveWithTorch } from "../lib/bench/torch_twin.ts";
 
 const count = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
 
@@ -231,49 +230,12 @@ await runTask(async () => {
       `${flags.warmup} warm-up + ${flags.steps} timed steps` +
       (flags.torch ? `, ${flags.repeats}× interleaved with PyTorch` : ""),
   );
-  const kit: Awaited<ReturnType<typeof benchHead>>[] = [];
-  const torch: Record<string, unknown>[] = [];
-  const pairs: Record<string, number | null>[] = [];
-  for (let i = 0; i < (flags.torch ? flags.repeats : 1); i++) {
-    const k = await benchHead(flags);
-    kit.push(k);
-    console.error(`  kit     ${k.imagesPerSecond.toFixed(1)} img/s (${k.stepSeconds.toFixed(4)} s/step)`);
-    if (flags.torch) {
-      const t = await runTorch(flags);
-      torch.push(t);
-      console.error(
-        `  pytorch ${(t.imagesPerSecond as number).toFixed(1)} img/s (${(t.stepSeconds as number).toFixed(4)} s/step)`,
-      );
-      pairs.push({
-        kitSeconds: k.stepSeconds,
-        pytorchSeconds: t.stepSeconds as number,
-        ratio: (t.stepSeconds as number) / k.stepSeconds,
-        loadAverage: loadAverage(),
-      });
-    }
-  }
-  const stepSeconds = median(kit.map((r) => r.stepSeconds));
-  const result: Record<string, unknown> = {
-    ...kit[kit.length - 1],
-    backendDetail,
-    stepSeconds,
-    imagesPerSecond: flags.batch / stepSeconds,
-    peakRssMB: Math.max(...kit.map((r) => r.peakRssMB)),
-    loadAverage: loadAverage(),
-  };
-  if (flags.torch) {
-    const ts = median(torch.map((t) => t.stepSeconds as number));
-    const { config: torchConfig, ...twin } = torch[torch.length - 1];
-    result.pytorch = {
-      ...twin,
-      stepSeconds: ts,
-      imagesPerSecond: flags.batch / ts,
-      minStepSeconds: Math.min(...torch.map((t) => t.minStepSeconds as number)),
-      peakRssMB: Math.max(...torch.map((t) => t.peakRssMB as number)),
-      config: torchConfig,
-    };
-    result.speedVsPytorch = ts / stepSeconds;
-    result.repeats = pairs;
-  }
+  const result = await interleaveWithTorch({
+    repeats: flags.repeats,
+    batch: flags.batch,
+    kit: () => benchHead(flags),
+    torch: flags.torch ? () => runTorch(flags) : undefined,
+  });
+  result.backendDetail = backendDetail;
   console.log(JSON.stringify(result));
 });

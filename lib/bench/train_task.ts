@@ -12,9 +12,8 @@
  */
 import { z } from "zod";
 import { backendFlag, parseFlags, startBackend, UsageError } from "../cli/flags.ts";
-import { benchEmbed, benchTrain, type TrainBenchResult } from "./train.ts";
-import { median } from "./timing.ts";
-import { checkTorchBlas, loadAverage } from "./torch_twin.ts";
+import { benchEmbed, benchTrain } from "./train.ts";
+import { checkTorchBlas, interleaveWithTorch, type StepFigures } from "./torch_twin.ts";
 import { SFNET_BLOCKS } from "../models/config.ts";
 
 const count = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
@@ -87,49 +86,23 @@ export async function runTrainBench(
       `${flags.warmup} warm-up + ${flags.steps} timed steps` +
       (flags.torch ? `, ${flags.repeats}× interleaved with PyTorch` : ""),
   );
-  const kit: Pick<TrainBenchResult, "stepSeconds" | "imagesPerSecond" | "peakRssMB">[] = [];
-  const torch: Record<string, unknown>[] = [];
-  const pairs: Record<string, number | null>[] = [];
-  for (let i = 0; i < flags.repeats; i++) {
-    const r = mode === "train"
-      ? await benchTrain({ ...flags, depth: flags.model })
-      : await benchEmbed({ ...flags, depth: flags.model });
-    console.error(`  kit     ${r.imagesPerSecond.toFixed(1)} img/s (${r.stepSeconds.toFixed(3)} s/step)`);
-    kit.push(r);
-    if (flags.torch) {
-      const t = await runTorchTrain(flags, mode);
-      const warning = checkTorchBlas(t, flags.allowReferenceBlas);
-      if (warning) {
-        console.error(warning);
-        t.blasWarning = warning;
-      }
-      console.error(
-        `  pytorch ${(t.imagesPerSecond as number).toFixed(1)} img/s (${(t.stepSeconds as number).toFixed(3)} s/step)`,
-      );
-      torch.push(t);
-      pairs.push({
-        kitSeconds: r.stepSeconds,
-        pytorchSeconds: t.stepSeconds as number,
-        ratio: (t.stepSeconds as number) / r.stepSeconds,
-        loadAverage: loadAverage(),
-      });
-    }
-  }
-  const stepSeconds = median(kit.map((r) => r.stepSeconds));
-  const result: Record<string, unknown> = {
-    ...kit[kit.length - 1],
-    backendDetail: choice.reason,
+  const result = await interleaveWithTorch({
     repeats: flags.repeats,
-    stepSeconds,
-    imagesPerSecond: flags.batch / stepSeconds,
-    peakRssMB: Math.max(...kit.map((r) => r.peakRssMB)),
-    loadAverage: loadAverage(),
-  };
-  if (flags.torch) {
-    const ts = median(torch.map((t) => t.stepSeconds as number));
-    result.pytorch = { ...torch[torch.length - 1], stepSeconds: ts, imagesPerSecond: flags.batch / ts };
-    result.speedVsPytorch = ts / stepSeconds;
-    result.pairs = pairs;
-  }
+    batch: flags.batch,
+    kit: (): Promise<StepFigures> =>
+      mode === "train" ? benchTrain({ ...flags, depth: flags.model }) : benchEmbed({ ...flags, depth: flags.model }),
+    torch: flags.torch
+      ? async () => {
+        const t = await runTorchTrain(flags, mode);
+        const warning = checkTorchBlas(t, flags.allowReferenceBlas);
+        if (warning) {
+          console.error(warning);
+          t.blasWarning = warning;
+        }
+        return t;
+      }
+      : undefined,
+  });
+  result.backendDetail = choice.reason;
   return result;
 }
