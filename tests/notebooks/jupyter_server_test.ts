@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { g } from "../../lib/losses/sphereface2.ts";
 import { REPO_ROOT } from "../../lib/fs/paths.ts";
 import { DEFAULT_PYTHON, JUPYTER_DIR, KERNEL_NAME } from "../../lib/notebook/runner.ts";
+import { PARAMS_ENV } from "../../lib/notebook/params.ts";
 
 const PYTHON = Deno.env.get("SF2_PYTHON") ?? DEFAULT_PYTHON;
 
@@ -61,7 +62,7 @@ Deno.test({
     const token = crypto.randomUUID();
     const base = `http://127.0.0.1:${port}`;
     const headers = { Authorization: `token ${token}`, "Content-Type": "application/json" };
-    // The README's command, headless: `JUPYTER_PATH=$PWD/jupyter jupyter notebook notebooks/` (root needs --allow-root).
+    // The README's `JUPYTER_PATH=$PWD/jupyter jupyter notebook notebooks/`, headless (root needs --allow-root).
     const server = new Deno.Command(PYTHON, {
       args: [
         "-m",
@@ -79,7 +80,7 @@ Deno.test({
         // Keep the user's Jupyter runtime and config folders untouched.
         JUPYTER_RUNTIME_DIR: join(work, "runtime"),
         JUPYTER_CONFIG_DIR: join(work, "config"),
-        SF2_NB_PARAMS: '{"t": 3}',
+        [PARAMS_ENV]: '{"t": 3}',
       },
       stdin: "null",
       stdout: "null",
@@ -94,17 +95,21 @@ Deno.test({
     let ws: WebSocket | undefined;
     try {
       // Up when the REST API answers (a few seconds: Python imports).
-      await within(20_000, "notebook server start", (async () => {
-        for (;;) {
-          if (exited) throw new Error(`the notebook server exited:\n${log}`);
-          try {
-            const res = await fetch(`${base}/api/status`, { headers });
-            await res.body?.cancel();
-            if (res.ok) return;
-          } catch { /* not listening yet */ }
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      })());
+      await within(
+        30_000,
+        "notebook server start",
+        (async () => {
+          for (;;) {
+            if (exited) throw new Error(`the notebook server exited:\n${log}`);
+            try {
+              const res = await fetch(`${base}/api/status`, { headers });
+              await res.body?.cancel();
+              if (res.ok) return;
+            } catch { /* not listening yet */ }
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        })(),
+      );
 
       const specs = await (await fetch(`${base}/api/kernelspecs`, { headers })).json();
       assert.equal(specs.kernelspecs[KERNEL_NAME]?.spec.display_name, "Deno (SphereFace2 kit)", JSON.stringify(specs));
@@ -112,7 +117,12 @@ Deno.test({
       const created = await fetch(`${base}/api/sessions`, {
         method: "POST",
         headers,
-        body: JSON.stringify({ path: "jupyter_server_test.ipynb", type: "notebook", name: "", kernel: { name: "deno" } }),
+        body: JSON.stringify({
+          path: "jupyter_server_test.ipynb",
+          type: "notebook",
+          name: "",
+          kernel: { name: "deno" },
+        }),
       });
       const session = await created.json();
       assert.equal(created.status, 201, JSON.stringify(session));
@@ -130,10 +140,14 @@ Deno.test({
         replies.push(JSON.parse(e.data));
         onMessage();
       };
-      await within(10_000, "kernel websocket", new Promise((resolve, reject) => {
-        socket.onopen = resolve;
-        socket.onerror = (e) => reject(new Error(`kernel websocket: ${(e as ErrorEvent).message}`));
-      }));
+      await within(
+        10_000,
+        "kernel websocket",
+        new Promise((resolve, reject) => {
+          socket.onopen = resolve;
+          socket.onerror = (e) => reject(new Error(`kernel websocket: ${(e as ErrorEvent).message}`));
+        }),
+      );
 
       const code = [
         'import { z } from "zod";',
@@ -158,10 +172,11 @@ Deno.test({
         buffers: [],
         content: { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false },
       }));
-      // Done when the kernel has replied and gone idle for this request (the first cell compiles the imports).
+      // Done when the kernel has replied and gone idle for this request (the first cell loads the imports,
+      // TensorFlow.js among them: seconds, more on a busy machine).
       const mine = () => replies.filter((m) => m.parent_header?.msg_id === msgId);
       await within(
-        20_000,
+        60_000,
         "execute_request",
         new Promise<void>((resolve) => {
           onMessage = () => {
