@@ -1,8 +1,9 @@
 /**
  * `deno task gpu-pack [--out results/sf2-gpu-check.tar.xz] [--level 9]`: packs the GPU check for a bare Linux
  * x86-64 machine with a GPU: this Deno binary, the kit modules `gpu-check` imports, the PyTorch twin's scripts and a
- * Deno cache with only the npm packages the step loads (tfjs, its WebGPU backend, zod…), xz-compressed (about
- * 40 MiB; the issue's limit is 64 MiB). On the GPU machine, with nothing installed but python3 with torch+CUDA:
+ * Deno cache with only the npm packages the step loads (tfjs, its WebGPU backend, zod…) and a Vulkan loader,
+ * xz-compressed (35 MiB; the limit is 64 MiB). On the GPU machine (Linux x86-64, glibc; the GPU's driver with its
+ * Vulkan part; python3 with torch+CUDA for the twin; nothing else, no network):
  *
  *   tar -xJf sf2-gpu-check.tar.xz && sf2-gpu-check/run.sh [--steps 10] [--batch 64] [--python PYTHON]
  *

@@ -4,7 +4,10 @@
  * the npm packages that step loads, with a `deno.json` and `deno.lock` restricted to them (so Deno, run with
  * `--cached-only`, neither reaches the network nor asks for the kit's other packages: sharp, playwright, face-api…),
  * plus `run.sh`, which runs the check from where the archive was unpacked. Source maps are left out (two thirds
- * of tfjs's bytes; nothing loads them). Compressed with `xz -T1 -9`: about 40 MiB.
+ * of tfjs's bytes; nothing loads them). Deno's WebGPU reaches the GPU through Vulkan, so this machine's Vulkan
+ * loader (`libvulkan.so.1`, 0.5 MiB, libc only) goes in too, for a target that lacks one; the GPU's own Vulkan
+ * driver (NVIDIA's ICD) must be on the target. Compressed with `xz -T1 -9`: about 35 MiB. The Deno binary is the
+ * one running the build: the target must have the same OS and architecture (Linux x86-64, glibc).
  *
  * @example
  * ```ts
@@ -27,6 +30,12 @@ export const DYNAMIC_NPM_IMPORTS = ["@tensorflow/tfjs-backend-webgpu"] as const;
 export const TORCH_TWIN_FILES = ["tasks/reference/bench_train_torch.py", "tasks/reference/torch_env.py"] as const;
 /** The folder every file of the archive lies under. */
 export const PACK_ROOT = "sf2-gpu-check";
+/** Where the Vulkan loader is looked for on the building machine (Debian/Ubuntu, Fedora, others). */
+export const VULKAN_LOADER_PATHS = [
+  "/usr/lib/x86_64-linux-gnu/libvulkan.so.1",
+  "/usr/lib64/libvulkan.so.1",
+  "/usr/lib/libvulkan.so.1",
+] as const;
 /** The size the pack must stay under (the issue's limit). */
 export const PACK_LIMIT_BYTES = 64 * 1024 * 1024;
 
@@ -153,11 +162,27 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 export DENO_DIR="$here/cache" DENO_NO_UPDATE_CHECK=1
+# WebGPU needs a Vulkan loader; the packed one is used only where the system has none. The GPU's Vulkan driver
+# comes from the system (NVIDIA's driver; in a container, NVIDIA_DRIVER_CAPABILITIES must include graphics).
+if [ -e vulkan/libvulkan.so.1 ] && ! { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libvulkan\\.so\\.1 '; then
+  export LD_LIBRARY_PATH="$here/vulkan\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 case " $* " in
 *" --python"*) exec ./deno run -A --cached-only ${GPU_CHECK_ENTRY} "$@" ;;
 *) exec ./deno run -A --cached-only ${GPU_CHECK_ENTRY} --python "$(command -v python3 || echo /usr/bin/python3)" "$@" ;;
 esac
 `;
+
+async function firstExisting(paths: readonly string[]): Promise<string | null> {
+  for (const p of paths) {
+    try {
+      if ((await Deno.stat(p)).isFile) return p;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
 
 async function copyTree(src: string, dst: string, skip: (name: string) => boolean): Promise<number> {
   await Deno.mkdir(dst, { recursive: true });
@@ -194,6 +219,8 @@ export interface GpuPackResult {
   files: number;
   packages: string[];
   deno: string;
+  /** The Vulkan loader packed, or null when this machine has none. */
+  vulkanLoader: string | null;
 }
 
 /**
@@ -227,6 +254,12 @@ export async function buildGpuPack(o: GpuPackOptions): Promise<GpuPackResult> {
         (n) => n.endsWith(".map"),
       );
     }
+    const vulkanFound = await firstExisting(VULKAN_LOADER_PATHS);
+    if (vulkanFound) {
+      await Deno.mkdir(`${dir}/vulkan`);
+      await Deno.copyFile(vulkanFound, `${dir}/vulkan/libvulkan.so.1`);
+      bytes += (await Deno.stat(`${dir}/vulkan/libvulkan.so.1`)).size;
+    } else log("gpu-pack: no Vulkan loader (libvulkan.so.1) on this machine: the target must have its own");
     await Deno.copyFile(Deno.execPath(), `${dir}/deno`);
     await Deno.chmod(`${dir}/deno`, 0o755);
     bytes += (await Deno.stat(`${dir}/deno`)).size;
@@ -249,6 +282,7 @@ export async function buildGpuPack(o: GpuPackOptions): Promise<GpuPackResult> {
       files: plan.files.length,
       packages: plan.packages.map((p) => p.key),
       deno: Deno.execPath(),
+      vulkanLoader: vulkanFound,
     };
   } finally {
     await Deno.remove(tmpOut).catch(() => {});
