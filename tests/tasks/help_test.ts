@@ -12,6 +12,7 @@ const TASKS: [string, string[]][] = [
   ["experiments", []],
   ["export", []],
   ["gpu_check", []],
+  ["gpu_pack", []],
   ["import", []],
   ["notebooks", []],
   ["reproduce", []],
