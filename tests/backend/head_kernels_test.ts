@@ -28,6 +28,13 @@ if (!dnn.ok) console.warn(`head_kernels_test: skipping fused-head tests: ${dnn.r
 const helper = dnn.ok ? openHelper() : { ok: false as const, reason: "no oneDNN" };
 if (!helper.ok) console.warn(`head_kernels_test: skipping C-helper cases: ${helper.reason}`);
 
+/** Why a kernel path's test is ignored here, said in its name (empty when it runs). */
+function skipNote(path: "C helper" | "TypeScript"): string {
+  if (!dnn.ok) return " [skipped: no oneDNN (apt-get install libdnnl2)]";
+  if (path === "C helper" && !helper.ok) return " [skipped: C helper not built (npx deno task build-native)]";
+  return "";
+}
+
 const CONFIGS: Record<string, unknown>[] = [
   { type: "sphereface2" },
   { type: "sphereface2", variant: "A" },
@@ -119,7 +126,8 @@ function engineStep(engine: FusedHeadEngine, ref: Grads, cfg: SphereFace2Config,
 for (const path of ["C helper", "TypeScript"] as const) {
   Deno.test({
     name:
-      `fused head (${path} elementwise): loss and gradients equal the cpu backend's, every variant, 1 and 11 blocks`,
+      `fused head (${path} elementwise): loss and gradients equal the cpu backend's, every variant, 1 and 11 blocks` +
+      skipNote(path),
     ignore: !dnn.ok || (path === "C helper" && !helper.ok),
     async fn() {
       const engine = new FusedHeadEngine(
@@ -206,7 +214,8 @@ Deno.test({
 
 for (const path of ["C helper", "TypeScript"] as const) {
   Deno.test({
-    name: `fused margin heads (${path}): NormFace, CosFace, SphereFace, ArcFace equal the cpu backend's`,
+    name: `fused margin heads (${path}): NormFace, CosFace, SphereFace, ArcFace equal the cpu backend's` +
+      skipNote(path),
     ignore: !dnn.ok || (path === "C helper" && !helper.ok),
     async fn() {
       const engine = new FusedHeadEngine(
