@@ -226,13 +226,20 @@ function conv2D(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   if (!x || !filter || x.dtype !== "float32" || filter.dtype !== "float32") return fallback("Conv2D", args);
   const g = geometryOf(x.shape, filter.shape, attrs);
   if (!g) return fallback("Conv2D", args);
-  const state = nativeState();
-  const backend = args.backend as BackendWasm;
-  const plan = state.plans.get(g);
+  const out = convForward(args.backend as BackendWasm, g, x, filter);
+  nativeState().counts.native++;
+  return out;
+}
+
+/** The forward convolution of geometry `g` in oneDNN, into a new output on the wasm heap (Conv2D, FusedConv2D). */
+function convForward(backend: BackendWasm, g: ConvGeometry, x: tf.TensorInfo, filter: tf.TensorInfo): tf.TensorInfo {
   const out = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], "float32");
   const base = heapBase(backend);
-  plan.forward(addressOf(backend, base, x), addressOf(backend, base, filter), addressOf(backend, base, out));
-  state.counts.native++;
+  nativeState().plans.get(g).forward(
+    addressOf(backend, base, x),
+    addressOf(backend, base, filter),
+    addressOf(backend, base, out),
+  );
   return out;
 }
 
@@ -432,10 +439,8 @@ function fusedConv2D(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   if (!g || (bias && tf.util.sizeFromShape(bias.shape) !== g.outC)) return fallback("FusedConv2D", args);
   const state = nativeState();
   const backend = args.backend as BackendWasm;
-  const plan = state.plans.get(g);
-  const out = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], "float32");
+  const out = convForward(backend, g, x, filter);
   const base = heapBase(backend);
-  plan.forward(addressOf(backend, base, x), addressOf(backend, base, filter), addressOf(backend, base, out));
   const helper = sharedHelper();
   if (helper && (bias || activation === "relu")) {
     // Threaded, vectorised epilogue in the C helper (deno task build-native); else the loop below.

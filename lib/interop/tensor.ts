@@ -46,6 +46,24 @@ export interface TorchTensor {
 /** A state dict, in file order (Map keeps insertion order, which torch's OrderedDict also does). */
 export type StateDict = Map<string, TorchTensor>;
 
+const TYPED: Record<TorchDType, (b: ArrayBuffer) => TorchData> = {
+  float64: (b) => new Float64Array(b),
+  float32: (b) => new Float32Array(b),
+  float16: (b) => new Uint16Array(b),
+  bfloat16: (b) => new Uint16Array(b),
+  int64: (b) => new BigInt64Array(b),
+  int32: (b) => new Int32Array(b),
+  int16: (b) => new Int16Array(b),
+  int8: (b) => new Int8Array(b),
+  uint8: (b) => new Uint8Array(b),
+  bool: (b) => new Uint8Array(b),
+};
+
+/** The typed array of `dtype` over `buffer` (little-endian, as torch stores it): {@link TorchData}'s one mapping. */
+export function typedArrayOf(dtype: TorchDType, buffer: ArrayBuffer): TorchData {
+  return TYPED[dtype](buffer);
+}
+
 /** Number of elements of a shape (1 for a 0-d tensor). */
 export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);

@@ -35,7 +35,7 @@ import {
   unpickleAt,
 } from "../data/pickle.ts";
 import { isZip, readZip } from "../fs/zip.ts";
-import { numel, type StateDict, type TorchData, type TorchDType, type TorchTensor } from "./tensor.ts";
+import { numel, type StateDict, type TorchData, type TorchDType, type TorchTensor, typedArrayOf } from "./tensor.ts";
 
 export { UnsafePickleError } from "../data/pickle.ts";
 
@@ -180,19 +180,6 @@ function storageFromPid(pid: PickleValue, file: string, storages: Map<string, St
   return new PickleObject("storage", root);
 }
 
-const TYPED: Record<TorchDType, (b: ArrayBuffer) => TorchData> = {
-  float64: (b) => new Float64Array(b),
-  float32: (b) => new Float32Array(b),
-  float16: (b) => new Uint16Array(b),
-  bfloat16: (b) => new Uint16Array(b),
-  int64: (b) => new BigInt64Array(b),
-  int32: (b) => new Int32Array(b),
-  int16: (b) => new Int16Array(b),
-  int8: (b) => new Int8Array(b),
-  uint8: (b) => new Uint8Array(b),
-  bool: (b) => new Uint8Array(b),
-};
-
 /** Copies a (possibly strided, offset) view of a storage into a new contiguous tensor. */
 function materialise(ref: TensorRef, file: string, name: string, typed: Map<StorageRef, TorchData>): TorchTensor {
   let storage = ref.storage;
@@ -221,7 +208,7 @@ function materialise(ref: TensorRef, file: string, name: string, typed: Map<Stor
   let src = typed.get(storage);
   if (!src) {
     // One aligned copy per storage (zip entries are 64-byte aligned in the file, but the file's buffer may not be).
-    src = TYPED[storage.dtype](storage.bytes.slice().buffer);
+    src = typedArrayOf(storage.dtype, storage.bytes.slice().buffer);
     typed.set(storage, src);
   }
   const contiguous = size.every((_, i) => size[i] === 1 || stride[i] === numel(size.slice(i + 1)));
@@ -229,7 +216,7 @@ function materialise(ref: TensorRef, file: string, name: string, typed: Map<Stor
   if (contiguous) {
     data = src.slice(base, base + n) as TorchData;
   } else {
-    data = TYPED[storage.dtype](new ArrayBuffer(n * DTYPE_BYTES[storage.dtype]));
+    data = typedArrayOf(storage.dtype, new ArrayBuffer(n * DTYPE_BYTES[storage.dtype]));
     const out = data as unknown as { [i: number]: number | bigint };
     const input = src as unknown as { [i: number]: number | bigint };
     const idx = new Array(size.length).fill(0);

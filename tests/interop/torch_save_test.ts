@@ -10,7 +10,7 @@
  */
 import { expect } from "expect";
 import { crc32, encodeTorchSave, inferModuleVersions, writeTorchSave } from "../../lib/interop/torch_save.ts";
-import type { StateDict, TorchDType, TorchTensor } from "../../lib/interop/tensor.ts";
+import { type StateDict, type TorchDType, type TorchTensor, typedArrayOf } from "../../lib/interop/tensor.ts";
 import { REPO } from "../shared.ts";
 
 const PYTHON = "/usr/bin/python3";
@@ -98,19 +98,6 @@ else: same_sd("(root)", a, b)
 print(json.dumps({"problems": problems, "tensors": sum(len(v) for v in a.values()) if nested else len(a)}))
 `;
 
-const ARRAYS: Record<TorchDType, (b: ArrayBuffer) => TorchTensor["data"]> = {
-  float64: (b) => new Float64Array(b),
-  float32: (b) => new Float32Array(b),
-  float16: (b) => new Uint16Array(b),
-  bfloat16: (b) => new Uint16Array(b),
-  int64: (b) => new BigInt64Array(b),
-  int32: (b) => new Int32Array(b),
-  int16: (b) => new Int16Array(b),
-  int8: (b) => new Int8Array(b),
-  uint8: (b) => new Uint8Array(b),
-  bool: (b) => new Uint8Array(b),
-};
-
 interface Manifest {
   nested: boolean;
   dicts: {
@@ -131,7 +118,7 @@ async function dumpWithTorch(file: string, dir: string): Promise<Manifest> {
       (k as unknown as { tensor: TorchTensor }).tensor = {
         dtype: k.dtype,
         shape: k.shape,
-        data: ARRAYS[k.dtype](bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),
+        data: typedArrayOf(k.dtype, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),
       };
     }
   }
