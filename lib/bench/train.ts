@@ -19,7 +19,7 @@ import { createHead } from "../losses/registry.ts";
 import { createModel, type Model } from "../models/registry.ts";
 import { Sgd } from "../train/sgd.ts";
 import { extractFeatures } from "../eval/verification.ts";
-import { timeSteps } from "./timing.ts";
+import { type StepTimes, timeSteps } from "./timing.ts";
 
 export interface TrainBenchOptions {
   /** SFNet depth (4, 10, 20, 36, 64). */
@@ -127,6 +127,14 @@ export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchResult
     batch: o.batch,
     classes: o.classes,
     params,
+    ...timedFields(o, times, before),
+    lastLoss,
+  };
+}
+
+/** The fields every bench result shares: backend, timing (median, min, images/s), peak RSS, leaked tensors. */
+function timedFields(o: { batch: number; steps: number }, times: StepTimes, tensorsBefore: number) {
+  return {
     backend: tf.getBackend(),
     workers: 1,
     steps: o.steps,
@@ -134,8 +142,7 @@ export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchResult
     minStepSeconds: times.minSeconds,
     imagesPerSecond: o.batch / times.medianSeconds,
     peakRssMB: times.peakRssMB,
-    leakedTensors: tf.memory().numTensors - before,
-    lastLoss,
+    leakedTensors: tf.memory().numTensors - tensorsBefore,
   };
 }
 
@@ -175,13 +182,6 @@ export async function benchEmbed(o: Omit<TrainBenchOptions, "classes">): Promise
     size: o.size,
     batch: o.batch,
     params,
-    backend: tf.getBackend(),
-    workers: 1,
-    steps: o.steps,
-    stepSeconds: times.medianSeconds,
-    minStepSeconds: times.minSeconds,
-    imagesPerSecond: o.batch / times.medianSeconds,
-    peakRssMB: times.peakRssMB,
-    leakedTensors: tf.memory().numTensors - before,
+    ...timedFields(o, times, before),
   };
 }
