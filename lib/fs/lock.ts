@@ -45,15 +45,40 @@ export class LockedError extends Error {
 }
 
 /**
- * Creates `lockFile` holding this process's pid, atomically (`createNew`): exactly one of several concurrent
- * callers wins. A lock whose pid is dead (a killed run) is taken over; a live one is refused with a
+ * Creates `file` holding `body`, or returns false when it already exists. The content is written to a temporary
+ * sibling first and hard-linked into place, so no other process ever reads a half-written lock (with a plain
+ * create-then-write, a concurrent reader could find it empty, take it for a dead owner's and remove it: two runs in
+ * one folder).
+ */
+async function createComplete(file: string, body: string): Promise<boolean> {
+  const tmp = `${file}-${crypto.randomUUID().slice(0, 8)}.tmp-${Deno.pid}`;
+  await Deno.writeTextFile(tmp, body);
+  try {
+    await Deno.link(tmp, file);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) return false;
+    throw err;
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
+  }
+}
+
+/**
+ * Creates `lockFile` holding this process's pid, atomically and complete (hard-linked from a written temporary
+ * file): exactly one of several concurrent callers wins. A lock whose pid is dead (a killed run) is taken over; a live one is refused with a
  * {@link LockedError} naming `what`, the pid and the lock file. Returns the release function (idempotent).
  */
 export async function acquireLock(lockFile: string, what: string): Promise<() => void> {
   const body = JSON.stringify({ pid: Deno.pid, host: Deno.hostname(), started: new Date().toISOString() }) + "\n";
   for (let attempt = 0; attempt < 3; attempt++) {
+    let created: boolean;
     try {
-      await Deno.writeTextFile(lockFile, body, { createNew: true });
+      created = await createComplete(lockFile, body);
+    } catch (err) {
+      throw new Error(`cannot create the lock file ${lockFile}: ${(err as Error).message}`);
+    }
+    if (created) {
       let released = false;
       return () => {
         if (released) return;
@@ -64,10 +89,6 @@ export async function acquireLock(lockFile: string, what: string): Promise<() =>
           // Already gone (removed by hand): nothing to release.
         }
       };
-    } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) {
-        throw new Error(`cannot create the lock file ${lockFile}: ${(err as Error).message}`);
-      }
     }
     let owner: { pid?: unknown; host?: unknown } = {};
     try {
