@@ -267,7 +267,7 @@ export function renderSyntheticImage(
 }
 
 /** The embedded default set's size: 200 identities × 6 images (140 train / 60 test identities in View 1). */
-export const SYNTHETIC_DEFAULTS = { identities: 200, imagesPerIdentity: 6 } as const;
+export const SYNTHETIC_DEFAULTS = { identities: 200, imagesPerIdentity: 6, testPairs: 500 } as const;
 
 /** Generation parameters (all have defaults small enough to write in well under a minute). */
 export interface SyntheticOptions {
@@ -279,6 +279,12 @@ export interface SyntheticOptions {
   /** View 2 folds (default 10) and matched = mismatched pairs per fold (default 50). */
   folds?: number;
   pairsPerFold?: number;
+  /**
+   * Matched = mismatched pairs of View 1's test list (`pairsDevTest.txt`); default 500, or fewer when the test
+   * identities cannot make that many. A large set needs more to resolve accuracies near 100 % (1,000 pairs: ±0.3 pp
+   * at 99 %). Drawn last from the split's PRNG, so it changes no image and no other list.
+   */
+  testPairs?: number;
   quiet?: boolean;
 }
 
@@ -343,6 +349,70 @@ export function samplePairs(
   return [order(matched), order(mismatched)];
 }
 
+/** Generation parameters with their defaults filled in and checked (errors name the flag). */
+export function syntheticParams(options: SyntheticOptions = {}): Required<Omit<SyntheticOptions, "quiet">> {
+  const n = options.identities ?? SYNTHETIC_DEFAULTS.identities;
+  const m = options.imagesPerIdentity ?? SYNTHETIC_DEFAULTS.imagesPerIdentity, size = options.size ?? 64;
+  const seed = options.seed ?? 1, folds = options.folds ?? 10, perFold = options.pairsPerFold ?? 50;
+  const testPairs = options.testPairs ?? SYNTHETIC_DEFAULTS.testPairs;
+  if (!(Number.isInteger(n) && n >= 4)) throw new Error(`--identities must be an integer >= 4, got ${n}`);
+  if (!(Number.isInteger(m) && m >= 2)) throw new Error(`--images-per-identity must be an integer >= 2, got ${m}`);
+  if (!(Number.isInteger(size) && size >= 16 && size <= 1024)) {
+    throw new Error(`--size must be an integer in 16..1024, got ${size}`);
+  }
+  if (!(Number.isInteger(testPairs) && testPairs >= 1)) {
+    throw new Error(`--test-pairs must be an integer >= 1, got ${testPairs}`);
+  }
+  if (n < 2 * folds) throw new Error(`${n} identities cannot fill ${folds} folds (need at least 2 per fold)`);
+  return { identities: n, imagesPerIdentity: m, size, seed, folds, pairsPerFold: perFold, testPairs };
+}
+
+/** View 1 trains on 70 % of the identities (at least 2). */
+const view1TrainPeople = (identities: number) => Math.max(2, Math.round(identities * 0.7));
+
+/** Matched pairs drawn for a View 1 list: as many as wanted, at most a quarter of those `people` can make. */
+const view1PairCap = (people: number, perIdentity: number, want: number) =>
+  Math.max(1, Math.min(want, Math.floor((people * perIdentity * (perIdentity - 1)) / 4)));
+
+/** How many matched (= mismatched) pairs a synthetic set's View 1 test list holds (`pairsDevTest.txt`). */
+export function syntheticTestPairCount(options: SyntheticOptions = {}): number {
+  const n = options.identities ?? SYNTHETIC_DEFAULTS.identities;
+  const m = options.imagesPerIdentity ?? SYNTHETIC_DEFAULTS.imagesPerIdentity;
+  return view1PairCap(n - view1TrainPeople(n), m, options.testPairs ?? SYNTHETIC_DEFAULTS.testPairs);
+}
+
+/** Who is in which list, and the pairs: everything of a synthetic set but its images. */
+export interface SyntheticLayout {
+  names: string[];
+  /** View 2: the people of each fold and its [matched, mismatched] pair lines. */
+  foldPeople: string[][];
+  view2: [string[], string[]][];
+  devTrain: string[];
+  devTest: string[];
+  trainPairs: [string[], string[]];
+  testPairs: [string[], string[]];
+}
+
+/**
+ * The identity split and pair lists of a synthetic set, computed without rendering (cheap; the same lists
+ * {@link writeSyntheticDataset} writes). View 1 takes 70 % of the identities for training.
+ */
+export function syntheticLayout(options: SyntheticOptions = {}): SyntheticLayout {
+  const { identities: n, imagesPerIdentity: m, seed, folds, pairsPerFold: perFold, testPairs: wantTest } =
+    syntheticParams(options);
+  const names = Array.from({ length: n }, (_, i) => nameOf(i));
+  const split = mulberry32(mixSeed(seed, 0x5b11));
+  const order = shuffled(names, split);
+  const foldPeople = Array.from({ length: folds }, (_, f) => order.filter((_, k) => k % folds === f).sort());
+  const view2 = foldPeople.map((people, f) => samplePairs(people, m, perFold, split, `fold ${f + 1}`));
+  const nTrain = view1TrainPeople(n);
+  const devTrain = order.slice(0, nTrain).sort(), devTest = order.slice(nTrain).sort();
+  const trainPairs = samplePairs(devTrain, m, view1PairCap(devTrain.length, m, 1100), split, "pairsDevTrain");
+  // Drawn last: the test-pair count changes nothing else.
+  const testPairs = samplePairs(devTest, m, view1PairCap(devTest.length, m, wantTest), split, "pairsDevTest");
+  return { names, foldPeople, view2, devTrain, devTest, trainPairs, testPairs };
+}
+
 /**
  * Generates the dataset into `dir` atomically (built in a temporary sibling, renamed when complete), with a
  * progress bar on stderr. Layout: `images/Face_00001/Face_00001_0001.jpg`, `people.txt`, `pairs.txt`,
@@ -351,28 +421,9 @@ export function samplePairs(
  */
 export async function writeSyntheticDataset(dir: string, options: SyntheticOptions = {}): Promise<SyntheticSummary> {
   const started = performance.now();
-  const n = options.identities ?? SYNTHETIC_DEFAULTS.identities;
-  const m = options.imagesPerIdentity ?? SYNTHETIC_DEFAULTS.imagesPerIdentity, size = options.size ?? 64;
-  const seed = options.seed ?? 1, folds = options.folds ?? 10, perFold = options.pairsPerFold ?? 50;
-  if (!(Number.isInteger(n) && n >= 4)) throw new Error(`--identities must be an integer >= 4, got ${n}`);
-  if (!(Number.isInteger(m) && m >= 2)) throw new Error(`--images-per-identity must be an integer >= 2, got ${m}`);
-  if (!(Number.isInteger(size) && size >= 16 && size <= 1024)) {
-    throw new Error(`--size must be an integer in 16..1024, got ${size}`);
-  }
-  if (n < 2 * folds) throw new Error(`${n} identities cannot fill ${folds} folds (need at least 2 per fold)`);
-  const names = Array.from({ length: n }, (_, i) => nameOf(i));
-  const split = mulberry32(mixSeed(seed, 0x5b11));
-  // Check the pair counts before rendering anything.
-  const order = shuffled(names, split);
-  const foldPeople = Array.from({ length: folds }, (_, f) => order.filter((_, k) => k % folds === f).sort());
-  const view2 = foldPeople.map((people, f) => samplePairs(people, m, perFold, split, `fold ${f + 1}`));
-  const nTrain = Math.max(2, Math.round(n * 0.7));
-  const devTrain = order.slice(0, nTrain).sort(), devTest = order.slice(nTrain).sort();
-  const cap = (people: string[], want: number) =>
-    Math.max(1, Math.min(want, Math.floor((people.length * m * (m - 1)) / 4)));
-  const trainPairs = samplePairs(devTrain, m, cap(devTrain, 1100), split, "pairsDevTrain");
-  const testPairs = samplePairs(devTest, m, cap(devTest, 500), split, "pairsDevTest");
-
+  const { identities: n, imagesPerIdentity: m, size, seed, folds, pairsPerFold: perFold, testPairs: wantTest } =
+    syntheticParams(options);
+  const { names, foldPeople, view2, devTrain, devTest, trainPairs, testPairs } = syntheticLayout(options);
   const bar = new Progress(`synthetic ${n}×${m} @${size}px`, n * m, { quiet: options.quiet });
   await writeDirAtomic(dir, async (tmp) => {
     const landmarks = new Map<string, number[]>();
@@ -407,7 +458,10 @@ export async function writeSyntheticDataset(dir: string, options: SyntheticOptio
       tmp,
       "SYNTHETIC.md",
       `# Synthetic faces (SphereFace2 kit)\n\nGenerated by \`deno task data synthetic --identities ${n} --images-per-identity ${m} ` +
-        `--size ${size} --seed ${seed} --folds ${folds} --pairs-per-fold ${perFold}\`: facesjs 5.0.3 faces (Apache-2.0) ` +
+        `--size ${size} --seed ${seed} --folds ${folds} --pairs-per-fold ${perFold}` +
+        `${
+          wantTest === SYNTHETIC_DEFAULTS.testPairs ? "" : ` --test-pairs ${wantTest}`
+        }\`: facesjs 5.0.3 faces (Apache-2.0) ` +
         `rendered with resvg, in the LFW layout. Landmarks are in the 250×250 frame like LFW's.\n\n` +
         `Identity is the face (head shape, eyes, brows, nose, mouth, ears, hair style, facial hair); everything else ` +
         `is drawn per image: expression, glasses, clothing, pose, a cluttered background, an occluder (35 % of ` +

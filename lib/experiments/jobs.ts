@@ -29,7 +29,7 @@ import { sha256Hex } from "../fs/sha256.ts";
 import { loadTrainedModel } from "../train/restore.ts";
 import { deriveSeed } from "../random/rng.ts";
 import { type DatasetSpec, distinctCells, type Experiment, type Profile } from "./spec.ts";
-import { ensureSyntheticDataset, SYNTHETIC_DEFAULTS } from "../data/synthetic.ts";
+import { ensureSyntheticDataset, SYNTHETIC_DEFAULTS, syntheticTestPairCount } from "../data/synthetic.ts";
 import { parseLfwNames } from "../data/lfw.ts";
 
 /** The cell id of the random-initialisation control. */
@@ -254,8 +254,20 @@ export async function prepareDataset(dataset: DatasetSpec, config: TrainConfig, 
     throw new Error(
       `${file}: dataset ${dataset.name} wants ${identities} synthetic identities × ${perIdentity} images, the folder ` +
         `holds ${counts.length} identities × ${[...new Set(counts)].join("/")}: generate it with ` +
-        `deno task data synthetic --identities ${identities} --images-per-identity ${perIdentity} --dir ${dir}, ` +
+        `deno task data synthetic --identities ${identities} --images-per-identity ${perIdentity}` +
+        `${wanted.testPairs === undefined ? "" : ` --test-pairs ${wanted.testPairs}`} --dir ${dir}, ` +
         `or point the dataset at another folder`,
+    );
+  }
+  if (wanted.testPairs === undefined) return;
+  const pairsFile = `${dir}/pairsDevTest.txt`;
+  const have = Number((await Deno.readTextFile(pairsFile)).split("\n", 1)[0].trim());
+  const want = syntheticTestPairCount(wanted);
+  if (have !== want) {
+    throw new Error(
+      `${pairsFile}: dataset ${dataset.name} wants ${want} matched test pairs, the folder has ${have}: generate it with ` +
+        `deno task data synthetic --identities ${identities} --images-per-identity ${perIdentity} ` +
+        `--test-pairs ${wanted.testPairs} --dir ${dir}, or point the dataset at another folder`,
     );
   }
 }

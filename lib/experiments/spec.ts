@@ -164,6 +164,7 @@ export const DatasetSchema = z.strictObject({
     z.strictObject({
       identities: z.number().int().min(4).max(1_000_000).optional(),
       imagesPerIdentity: z.number().int().min(2).max(1000).optional(),
+      testPairs: z.number().int().min(1).max(1_000_000).optional(),
     }),
   ]).default(false),
   /** Why this dataset and budget: stated in the report. */

@@ -1,5 +1,11 @@
 import { expect } from "expect";
-import { renderSyntheticImage, syntheticIdentity, writeSyntheticDataset } from "../../lib/data/synthetic.ts";
+import {
+  renderSyntheticImage,
+  syntheticIdentity,
+  syntheticLayout,
+  syntheticTestPairCount,
+  writeSyntheticDataset,
+} from "../../lib/data/synthetic.ts";
 import { mulberry32 } from "../../lib/random/mulberry32.ts";
 import { openLfw } from "../../lib/data/lfw.ts";
 import { readImage } from "../../lib/data/image.ts";
@@ -72,6 +78,50 @@ Deno.test("synthetic: written atomically in the LFW layout and loads like LFW (V
     )
       .rejects.toThrow(/fold 1: 5 matched pairs requested but only 2 exist/);
     await expect(Deno.stat(`${root}/x`)).rejects.toThrow();
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+/** Every file under `dir` (relative path → bytes). */
+async function filesOf(dir: string, sub = ""): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for await (const e of Deno.readDir(`${dir}/${sub}`)) {
+    const rel = sub ? `${sub}/${e.name}` : e.name;
+    if (e.isDirectory) { for (const [k, v] of await filesOf(dir, rel)) out.set(k, v); }
+    else out.set(rel, await Deno.readFile(`${dir}/${rel}`));
+  }
+  return out;
+}
+
+Deno.test("synthetic: --test-pairs changes pairsDevTest.txt and nothing else; syntheticLayout is what is written", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const base = { identities: 30, imagesPerIdentity: 3, size: 24, seed: 3, folds: 2, pairsPerFold: 5, quiet: true };
+    await writeSyntheticDataset(`${root}/a`, base);
+    const s = await writeSyntheticDataset(`${root}/b`, { ...base, testPairs: 12 });
+    const a = await filesOf(`${root}/a`), b = await filesOf(`${root}/b`);
+    expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+    const differ = [...a.keys()].filter((k) =>
+      meanAbs(a.get(k)!, b.get(k)!) !== 0 || a.get(k)!.length !== b.get(k)!.length
+    );
+    expect(differ.sort()).toEqual(["SYNTHETIC.md", "pairsDevTest.txt"]);
+    expect(new TextDecoder().decode(b.get("SYNTHETIC.md"))).toContain("--pairs-per-fold 5 --test-pairs 12`");
+    expect(new TextDecoder().decode(a.get("SYNTHETIC.md"))).not.toContain("--test-pairs");
+    // 9 test identities × 3 images make at most 9·3·2/4 = 13 matched pairs: 12 fit, the default 500 is capped.
+    expect(s.view1.testPairs).toBe(12);
+    expect(syntheticTestPairCount({ identities: 30, imagesPerIdentity: 3, testPairs: 12 })).toBe(12);
+    expect(syntheticTestPairCount({ identities: 30, imagesPerIdentity: 3 })).toBe(13);
+    expect(syntheticTestPairCount({ identities: 2860, imagesPerIdentity: 20, testPairs: 3000 })).toBe(3000);
+    // The layout computed without rendering is the written lists, line for line.
+    const lines = (p: [string[], string[]]) => [String(p[0].length), ...p[0], ...p[1]].join("\n") + "\n";
+    const layout = syntheticLayout({ ...base, testPairs: 12 });
+    expect(new TextDecoder().decode(b.get("pairsDevTest.txt"))).toBe(lines(layout.testPairs));
+    expect(new TextDecoder().decode(b.get("pairsDevTrain.txt"))).toBe(lines(layout.trainPairs));
+    expect(new TextDecoder().decode(b.get("peopleDevTest.txt"))).toBe(
+      `${layout.devTest.length}\n${layout.devTest.map((p) => `${p}\t3`).join("\n")}\n`,
+    );
+    expect(() => syntheticLayout({ ...base, testPairs: 0 })).toThrow(/--test-pairs must be an integer >= 1, got 0/);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

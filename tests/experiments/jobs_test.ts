@@ -354,6 +354,16 @@ Deno.test("prepareDataset: an existing synthetic folder must hold the identities
       prepareDataset(dataset({ imagesPerIdentity: 30 }), config, true),
       /200 synthetic identities × 30/,
     );
+    // A stated test-pair count must be the folder's (pairsDevTest.txt's header): 3 test identities × 3 images
+    // make at most 6 matched pairs, which the folder has (the default 500, capped).
+    await prepareDataset(dataset({ identities: 12, imagesPerIdentity: 3, testPairs: 500 }), config, true);
+    await assert.rejects(
+      prepareDataset(dataset({ identities: 12, imagesPerIdentity: 3, testPairs: 2 }), config, true),
+      new RegExp(
+        `${syn}/pairsDevTest\\.txt: dataset syn wants 2 matched test pairs, the folder has 6: generate it with ` +
+          `deno task data synthetic --identities 12 --images-per-identity 3 --test-pairs 2`,
+      ),
+    );
     // `true` takes the folder as it is (a task's --data may point it at a small set).
     await prepareDataset(dataset(true), config, true);
     // Not synthetic: never checked.
