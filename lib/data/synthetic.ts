@@ -266,7 +266,10 @@ export function renderSyntheticImage(
   return { image: { width: size, height: size, data }, landmarks };
 }
 
-/** The embedded default set: 200 identities × 6 images (140 train / 60 test identities in View 1, 500 + 500 test pairs). */
+/**
+ * The embedded default set: 200 identities × 6 images (140 train / 60 test identities in View 1), 500 matched + 500
+ * mismatched View 1 test pairs.
+ */
 export const SYNTHETIC_DEFAULTS = { identities: 200, imagesPerIdentity: 6, testPairs: 500 } as const;
 
 /** Generation parameters (all have defaults small enough to write in well under a minute). */
