@@ -14,6 +14,12 @@
  * `deno task bench head-sweep [--classes 1000,…,1000000] [--batch 64,256,1024] [--torch] [--out DIR]`: head time and peak
  * RSS against K (at B 256) and B (at K 10,000), one process per point, table and figures in DIR (lib/bench/head_sweep.ts).
  *
+ * `deno task bench train-sweep [--model sfnet20] [--width 0.25,0.5,1] [--size 56,112] [--batch 64] [--classes 1000]
+ * [--warmup 1] [--steps 3] [--torch] [--out results/train-sweep] [--append]`: the training step's time and peak RSS
+ * against width and input size, every width × size in its own `bench train` process (`--torch`: PyTorch interleaved
+ * once per point); table and figures in OUT (lib/bench/train_sweep.ts). `--append` (both sweeps) merges into the rows
+ * of OUT/sweep.json.
+ *
  * `deno task bench train [--model sfnet20] [--width 0.25] [--size 56] [--batch 64] [--classes 1000] [--torch]
  * [--repeats N]`: full SGD training steps (lib/bench/train_task.ts); `--torch` runs PyTorch interleaved.
  * `deno task bench embed` (same flags): embedding extraction as `deno task eval` does it (eval forward, flip-fused),
@@ -22,17 +28,21 @@
  */
 import { z } from "zod";
 import { benchHead } from "../lib/bench/head.ts";
-import { runTrainBench } from "../lib/bench/train_task.ts";
+import { runTrainBench, TrainFlags } from "../lib/bench/train_task.ts";
 import { benchShardedHead } from "../lib/bench/head_parallel.ts";
 import { scalingReport, writeScalingReport } from "../lib/report/scaling_report.ts";
 import { backendFlag, parseFlags, runTask, startBackend, UsageError } from "../lib/cli/flags.ts";
 import { HEAD_TYPES } from "../lib/losses/config.ts";
 import { checkMemory, headBenchBytes } from "../lib/train/memory.ts";
 import { registerHeadKernels } from "../lib/backend/head_kernels.ts";
-import { benchInChild, mergeSweep, runHeadSweep, sweepPoints, writeHeadSweep } from "../lib/bench/head_sweep.ts";
+import { runHeadSweep, sweepPoints, writeHeadSweep } from "../lib/bench/head_sweep.ts";
+import { runTrainSweep, trainSweepPoints, writeTrainSweep } from "../lib/bench/train_sweep.ts";
+import { benchInChild, rowFigures } from "../lib/bench/sweep.ts";
 import { checkTorchBlas, interleaveWithTorch } from "../lib/bench/torch_twin.ts";
 
 const count = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
+/** A switch: bare `--torch`, or `--torch=true|false`. */
+const toggle = z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true");
 
 const HeadFlags = z.strictObject({
   backend: backendFlag,
@@ -43,23 +53,24 @@ const HeadFlags = z.strictObject({
   warmup: z.coerce.number().int().min(0).max(1000).default(2),
   steps: count(5, 100_000),
   seed: z.coerce.number().int().default(0),
-  torch: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
+  torch: toggle,
   torchThreads: count(2, 256),
   python: z.string().default("/usr/bin/python3"),
   /** With --torch: kit and PyTorch alternate this many times (interleaved); medians and per-pair ratios reported. */
   repeats: count(1, 100),
   /** Accept a PyTorch twin on Debian's reference BLAS (marked loudly in the JSON); refused by default. */
-  allowReferenceBlas: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
+  allowReferenceBlas: toggle,
   /** Model-parallel shards (worker per shard); absent: the in-process head. */
   shards: z.coerce.number().int().min(1).max(64).optional(),
 });
 
-/** A comma-separated list of integers, e.g. `--shards 1,2,4`. */
-const intList = (dflt: string, min: number, max: number) =>
+/** A comma-separated list of numbers in [min, max], e.g. `--shards 1,2,4` (integers) or `--width 0.25,0.5`. */
+const numberList = (dflt: string, min: number, max: number, integers = true) =>
   z.string().default(dflt).transform((v, ctx) => {
     const values = String(v).split(",").map((x) => Number(x.trim()));
-    if (values.some((x) => !Number.isInteger(x) || x < min || x > max)) {
-      ctx.addIssue({ code: "custom", message: `expected integers in [${min}, ${max}] separated by commas, got ${v}` });
+    if (values.some((x) => !Number.isFinite(x) || (integers && !Number.isInteger(x)) || x < min || x > max)) {
+      const what = integers ? "integers" : "numbers";
+      ctx.addIssue({ code: "custom", message: `expected ${what} in [${min}, ${max}] separated by commas, got ${v}` });
       return z.NEVER;
     }
     return values;
@@ -79,8 +90,8 @@ const ScalingFlags = z.strictObject({
     }
     return names as (typeof HEAD_TYPES)[number][];
   }),
-  classes: intList("100000", 2, 10_000_000),
-  shards: intList("1,2", 1, 64),
+  classes: numberList("100000", 2, 10_000_000),
+  shards: numberList("1,2", 1, 64),
   batch: count(256, 65536),
   dim: count(512, 65536),
   warmup: z.coerce.number().int().min(0).max(1000).default(1),
@@ -90,17 +101,31 @@ const ScalingFlags = z.strictObject({
 
 const SweepFlags = z.strictObject({
   loss: z.enum(["sphereface2", "arcface", "cosface"]).default("sphereface2"),
-  classes: intList("1000,10000,100000,1000000", 2, 10_000_000),
-  batch: intList("64,256,1024", 1, 65536),
+  classes: numberList("1000,10000,100000,1000000", 2, 10_000_000),
+  batch: numberList("64,256,1024", 1, 65536),
   batchForK: count(256, 65536),
   classesForB: z.coerce.number().int().min(2).max(10_000_000).default(10_000),
   dim: count(512, 65536),
-  torch: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
+  torch: toggle,
   warmup: z.coerce.number().int().min(0).max(1000).default(1),
   steps: count(3, 100_000),
   out: z.string().default("results/head-sweep"),
   /** Merge into the rows already in OUT/sweep.json (same B and K replaced), e.g. to add K = 10⁶ in a second run. */
-  append: z.union([z.boolean(), z.string()]).optional().transform((v) => v === true || v === "true"),
+  append: toggle,
+});
+
+const TrainSweepFlags = z.strictObject({
+  model: TrainFlags.shape.model,
+  width: numberList("0.25,0.5,1", 0.01, 4, false),
+  size: numberList("56,112", 16, 512),
+  batch: TrainFlags.shape.batch,
+  classes: TrainFlags.shape.classes,
+  torch: toggle,
+  warmup: z.coerce.number().int().min(0).max(1000).default(1),
+  steps: count(3, 100_000),
+  out: z.string().default("results/train-sweep"),
+  /** Merge into the rows already in OUT/sweep.json (the same model, B, K, size and width replaced). */
+  append: toggle,
 });
 
 async function runTorch(flags: z.output<typeof HeadFlags>): Promise<Record<string, unknown>> {
@@ -169,25 +194,41 @@ await runTask(async () => {
     const rows = await runHeadSweep({
       ...flags,
       points,
-      runBench: benchInChild(new URL(import.meta.url).pathname),
-      onRow: (r) =>
-        console.error(
-          `  B=${r.batch} K=${r.classes}: kit ${r.kitSeconds?.toFixed(4) ?? "-"} s ${
-            r.kitPeakRssMB?.toFixed(0) ?? "-"
-          } MB; ` +
-            `PyTorch ${r.torchSeconds?.toFixed(4) ?? "-"} s ${r.torchPeakRssMB?.toFixed(0) ?? "-"} MB ${r.note}`,
-        ),
+      runBench: benchInChild(new URL(import.meta.url).pathname, "head"),
+      onRow: (r) => console.error(`  B=${r.batch} K=${r.classes}: ${rowFigures(r)}`),
     });
-    const command = `deno task bench head-sweep ${rest.join(" ")}`.trim();
-    const merged = flags.append ? await mergeSweep(`${flags.out}/sweep.json`, rows) : { rows, commands: [command] };
-    await writeHeadSweep(flags.out, merged.rows, [...merged.commands, ...(flags.append ? [command] : [])].join(" && "));
+    await writeHeadSweep(flags.out, rows, `deno task bench head-sweep ${rest.join(" ")}`.trim(), flags.append);
     console.error(`wrote ${flags.out}/report.md`);
     console.log(JSON.stringify({ bench: "head-sweep", out: flags.out, rows }));
     return;
   }
+  if (what === "train-sweep") {
+    const { flags, positionals } = parseFlags(rest, TrainSweepFlags, "bench train-sweep", { paths: ["out"] });
+    if (positionals.length) throw new UsageError(`bench train-sweep: unexpected argument ${positionals[0]}`);
+    const points = trainSweepPoints({ widths: flags.width, sizes: flags.size });
+    console.error(
+      `bench train-sweep: sfnet${flags.model}, ${points.length} points, each in its own process` +
+        (flags.torch ? ", with PyTorch" : ""),
+    );
+    const rows = await runTrainSweep({
+      model: `sfnet${flags.model}`,
+      batch: flags.batch,
+      classes: flags.classes,
+      torch: flags.torch,
+      warmup: flags.warmup,
+      steps: flags.steps,
+      points,
+      runBench: benchInChild(new URL(import.meta.url).pathname, "train"),
+      onRow: (r) => console.error(`  width ${r.width} ${r.size}px: ${rowFigures(r)}`),
+    });
+    await writeTrainSweep(flags.out, rows, `deno task bench train-sweep ${rest.join(" ")}`.trim(), flags.append);
+    console.error(`wrote ${flags.out}/report.md`);
+    console.log(JSON.stringify({ bench: "train-sweep", out: flags.out, rows }));
+    return;
+  }
   if (what !== "head") {
     throw new UsageError(
-      `bench: unknown benchmark "${what ?? ""}"; available: head, head-sweep, head-scaling, train, embed`,
+      `bench: unknown benchmark "${what ?? ""}"; available: head, head-sweep, head-scaling, train, train-sweep, embed`,
     );
   }
   const { flags, positionals } = parseFlags(rest, HeadFlags, "bench head");

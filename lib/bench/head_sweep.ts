@@ -1,7 +1,8 @@
 /**
  * How the head's cost grows: `bench head` (kit and, with `--torch`, PyTorch, interleaved) over a grid of class counts
  * K at one batch and of batch sizes B at one K, each point in its own process so that its peak RSS is its own. Writes
- * `sweep.json`, `report.md` (a table) and `time.svg` / `memory.svg` (log-log figures) to the output folder.
+ * `sweep.json`, `report.md` (a table) and `time-vs-k.svg`, `time-vs-b.svg`, `memory-vs-k.svg`, `memory-vs-b.svg`
+ * (log-log figures) to the output folder; the plumbing shared with `bench train-sweep` is in sweep.ts.
  *
  * K = 10⁶ does not fit wasm's 4 GiB heap (W and dW are 2 GB each), so points whose W exceeds `wasmLimitBytes` run on
  * the cpu backend's arrays with the same fused kernel. A PyTorch point that fails (out of memory) is recorded as such.
@@ -13,9 +14,7 @@
  * ```
  * @module
  */
-import * as Plot from "@observablehq/plot";
-import { renderSvg } from "../render/svg.ts";
-import { writeTextFileAtomic } from "../fs/write.ts";
+import { lastLine, mergeSweepFile, mode, type RowOrder, type RunBench, sweepFigure, writeSweep } from "./sweep.ts";
 
 /** One grid point. */
 export interface SweepPoint {
@@ -65,25 +64,10 @@ export interface SweepOptions {
   wasmLimitBytes?: number;
   /**
    * Runs `bench head` with these arguments, one point per process so that each peak RSS is its own, and returns its
-   * last stdout line: {@link benchInChild} of the bench task (tests stub it).
+   * last stdout line: `benchInChild(taskFile, "head")` (sweep.ts; tests stub it).
    */
-  runBench: (args: string[]) => Promise<{ ok: boolean; last: string; stderr: string }>;
+  runBench: RunBench;
   onRow?: (row: SweepRow) => void;
-}
-
-/** A {@link SweepOptions.runBench} that runs `taskFile head ARGS` (the bench task's own path) in a child Deno. */
-export function benchInChild(
-  taskFile: string,
-): (args: string[]) => Promise<{ ok: boolean; last: string; stderr: string }> {
-  return async (args) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", taskFile, "head", ...args],
-      stderr: "piped",
-    }).output();
-    const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-    const stderr = new TextDecoder().decode(out.stderr);
-    return { ok: out.success, last: lines[lines.length - 1] ?? "", stderr };
-  };
 }
 
 /** Runs every point (kit, then PyTorch in the same child when `torch`), returning one row per point. */
@@ -169,11 +153,6 @@ async function runTorchTwin(
   }
 }
 
-function lastLine(text: string): string {
-  const lines = text.trim().split("\n").filter((l) => l.trim());
-  return (lines[lines.length - 1] ?? "").slice(0, 200);
-}
-
 const fmt = (v: number | null, digits: number) => (v === null ? "—" : v.toFixed(digits));
 
 /** The markdown table of a sweep. */
@@ -190,81 +169,64 @@ export function sweepTable(rows: readonly SweepRow[]): string {
   return [head, ...body].join("\n");
 }
 
+/** A head-sweep point is its B and K; rows sorted by B, then K. */
+const HEAD_ROWS: RowOrder<SweepRow> = {
+  key: (r) => `${r.batch}x${r.classes}`,
+  compare: (a, b) => a.batch - b.batch || a.classes - b.classes,
+};
+
 /**
  * The rows of an earlier sweep.json with `rows` merged in (a point with the same B and K is replaced), sorted by B
  * then K, and the earlier command(s). A missing file gives just `rows`.
  */
-export async function mergeSweep(
-  file: string,
-  rows: readonly SweepRow[],
-): Promise<{ rows: SweepRow[]; commands: string[] }> {
-  let old: { command?: string; rows?: SweepRow[] } = {};
-  try {
-    old = JSON.parse(await Deno.readTextFile(file));
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw new Error(`${file}: ${err instanceof Error ? err.message : err}`);
-  }
-  const key = (r: SweepPoint) => `${r.batch}x${r.classes}`;
-  const byKey = new Map((old.rows ?? []).map((r) => [key(r), r]));
-  for (const r of rows) byKey.set(key(r), r);
-  const merged = [...byKey.values()].sort((a, b) => a.batch - b.batch || a.classes - b.classes);
-  return { rows: merged, commands: old.command ? [old.command] : [] };
+export function mergeSweep(file: string, rows: readonly SweepRow[]): Promise<{ rows: SweepRow[]; commands: string[] }> {
+  return mergeSweepFile(file, rows, HEAD_ROWS);
 }
 
-/** Writes sweep.json, report.md, time.svg and memory.svg into `dir` (each atomically). */
-export async function writeHeadSweep(dir: string, rows: readonly SweepRow[], command: string): Promise<void> {
-  await Deno.mkdir(dir, { recursive: true });
-  await writeTextFileAtomic(`${dir}/sweep.json`, JSON.stringify({ command, rows }, null, 2) + "\n");
+/**
+ * Writes sweep.json, the four figures and report.md into `dir` (each atomically); with `append`, merged into the rows
+ * of an earlier sweep.json there ({@link mergeSweep}). Returns the rows written.
+ */
+export function writeHeadSweep(
+  dir: string,
+  rows: readonly SweepRow[],
+  command: string,
+  append = false,
+): Promise<SweepRow[]> {
+  return writeSweep(dir, rows, command, { append, order: HEAD_ROWS, render: headSweepFiles });
+}
+
+function headSweepFiles(rows: readonly SweepRow[], command: string): Record<string, string> {
   const series = (axis: "classes" | "batch", fixed: (r: SweepRow) => boolean, pick: "Seconds" | "PeakRssMB") =>
     rows.filter(fixed).flatMap((r) => [
       { x: r[axis], value: pick === "Seconds" ? r.kitSeconds : r.kitPeakRssMB, series: "kit (fused head)" },
       { x: r[axis], value: pick === "Seconds" ? r.torchSeconds : r.torchPeakRssMB, series: "PyTorch" },
-    ]).filter((d) => d.value !== null && d.value > 0);
+    ]);
   const batchForK = mode(rows.map((r) => r.batch));
   const classesForB = mode(rows.map((r) => r.classes));
-  const base = { width: 720, height: 320, style: "background: white", grid: true, swatches: "line" as const };
-  const figure = (pick: "Seconds" | "PeakRssMB", label: string) => {
-    const byK = series("classes", (r) => r.batch === batchForK, pick);
-    const byB = series("batch", (r) => r.classes === classesForB, pick);
-    return [
-      renderSvg({
-        ...base,
-        heading: `${label} vs classes K (B = ${batchForK}, d = 512)`,
-        x: { label: "classes K", type: "log" },
-        y: { label, type: "log" },
-        marks: [
-          Plot.line(byK, { x: "x", y: "value", stroke: "series" }),
-          Plot.dot(byK, { x: "x", y: "value", stroke: "series" }),
-        ],
-      }),
-      renderSvg({
-        ...base,
-        heading: `${label} vs batch B (K = ${classesForB.toLocaleString("en")})`,
-        x: { label: "batch B", type: "log" },
-        y: { label, type: "log" },
-        marks: [
-          Plot.line(byB, { x: "x", y: "value", stroke: "series" }),
-          Plot.dot(byB, { x: "x", y: "value", stroke: "series" }),
-        ],
-      }),
-    ];
-  };
+  const figure = (pick: "Seconds" | "PeakRssMB", label: string) => [
+    sweepFigure({
+      heading: `${label} vs classes K (B = ${batchForK}, d = 512)`,
+      x: { label: "classes K", type: "log" },
+      y: label,
+      data: series("classes", (r) => r.batch === batchForK, pick),
+    }),
+    sweepFigure({
+      heading: `${label} vs batch B (K = ${classesForB.toLocaleString("en")})`,
+      x: { label: "batch B", type: "log" },
+      y: label,
+      data: series("batch", (r) => r.classes === classesForB, pick),
+    }),
+  ];
   const [timeK, timeB] = figure("Seconds", "seconds per step");
   const [memK, memB] = figure("PeakRssMB", "peak RSS, MB");
-  await writeTextFileAtomic(`${dir}/time-vs-k.svg`, timeK);
-  await writeTextFileAtomic(`${dir}/time-vs-b.svg`, timeB);
-  await writeTextFileAtomic(`${dir}/memory-vs-k.svg`, memK);
-  await writeTextFileAtomic(`${dir}/memory-vs-b.svg`, memB);
-  await writeTextFileAtomic(
-    `${dir}/report.md`,
-    `# Head cost against K and B\n\nCommand: \`${command}\`\n\n${sweepTable(rows)}\n\n` +
+  return {
+    "time-vs-k.svg": timeK,
+    "time-vs-b.svg": timeB,
+    "memory-vs-k.svg": memK,
+    "memory-vs-b.svg": memB,
+    "report.md": `# Head cost against K and B\n\nCommand: \`${command}\`\n\n${sweepTable(rows)}\n\n` +
       "![time vs K](time-vs-k.svg) ![time vs B](time-vs-b.svg)\n\n![memory vs K](memory-vs-k.svg) " +
       "![memory vs B](memory-vs-b.svg)\n",
-  );
-}
-
-function mode(values: number[]): number {
-  const counts = new Map<number, number>();
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
-  return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? values[0];
+  };
 }

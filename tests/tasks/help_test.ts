@@ -4,7 +4,7 @@ import { REPO, runDeno } from "../shared.ts";
 /** Every task file registered in deno.json, with the subcommands it has. */
 const TASKS: [string, string[]][] = [
   ["align", []],
-  ["bench", ["head", "head-scaling", "head-sweep", "train", "embed"]],
+  ["bench", ["head", "head-scaling", "head-sweep", "train", "train-sweep", "embed"]],
   ["compare", []],
   ["data", ["lfw", "synthetic", "check"]],
   ["embed", []],
