@@ -19,6 +19,7 @@ import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { type Address, type ConvGeometry, ConvPlanCache } from "./native/onednn_conv.ts";
 import { type OneDnn, openOneDnn } from "./native/onednn_ffi.ts";
 import { sharedHelper } from "./native/sf2_fused.ts";
+import { RELU_GRAD_KERNEL, SGD_KERNEL, type SgdStepAttrs } from "./fused_ops.ts";
 
 const BACKEND = "wasm";
 const NATIVE_KERNELS = [
@@ -40,6 +41,8 @@ interface NativeState {
   dnn: OneDnn;
   plans: ConvPlanCache;
   originals: Map<NativeKernel, tf.KernelConfig | undefined>;
+  /** Kernels only this module provides (the training step's C-helper passes), registered when the helper is built. */
+  added: string[];
   /** Calls served natively / handed to the previous kernel (for tests and logs). */
   counts: { native: number; fallback: number };
 }
@@ -103,9 +106,17 @@ export function registerNativeKernels(options: { ignoreEnv?: boolean } = {}): Na
     dnn: opened.dnn,
     plans: new ConvPlanCache(opened.dnn, 64, { blockedActivations: layoutFromEnv() === "blocked" }),
     originals,
+    added: [],
     counts: { native: 0, fallback: 0 },
   };
   store[STATE_KEY] = state;
+  if (sharedHelper()) {
+    for (const [name, kernelFunc] of Object.entries(HELPER_FUNCS)) {
+      if (tf.getKernel(name, BACKEND) !== undefined) continue;
+      tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });
+      state.added.push(name);
+    }
+  }
   for (const name of NATIVE_KERNELS) {
     const original = originals.get(name);
     if (original !== undefined) tf.unregisterKernel(name, BACKEND);
@@ -121,7 +132,8 @@ export function registerNativeKernels(options: { ignoreEnv?: boolean } = {}): Na
 }
 
 function describe(dnn: OneDnn): string {
-  return `oneDNN ${dnn.version} conv, matmul and bias-sum kernels (${dnn.path})`;
+  const helper = sharedHelper() ? "; ReLU-gradient and SGD passes: C helper" : "";
+  return `oneDNN ${dnn.version} conv, matmul and bias-sum kernels (${dnn.path})${helper}`;
 }
 
 /** Restores the kernels that were registered before and frees every oneDNN primitive. No-op when not registered. */
@@ -133,6 +145,7 @@ export function unregisterNativeKernels(): void {
     const original = state.originals.get(name);
     if (original !== undefined) tf.registerKernel(original);
   }
+  for (const name of state.added) tf.unregisterKernel(name, BACKEND);
   state.plans.dispose();
   store[STATE_KEY] = undefined;
 }
@@ -468,6 +481,57 @@ function fusedConv2D(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   state.counts.native++;
   return out;
 }
+
+/** {@link RELU_GRAD_KERNEL}: `dy · (y > 0)` in one threaded pass of the C helper (fused_ops.ts, the conv backward). */
+function reluGrad(args: KernelArgs): tf.TensorInfo {
+  const { dy, y } = args.inputs as Record<string, tf.TensorInfo>;
+  const n = tf.util.sizeFromShape(dy.shape);
+  if (tf.util.sizeFromShape(y.shape) !== n) {
+    throw new Error(`${RELU_GRAD_KERNEL}: dy [${dy.shape}] and y [${y.shape}] differ in size`);
+  }
+  const backend = args.backend as BackendWasm;
+  const out = backend.makeOutput(dy.shape, "float32");
+  const base = heapBase(backend);
+  nativeState().dnn.setThreads(nativeState().dnn.maxThreads);
+  sharedHelper()!.symbols.sf2_relu_grad(
+    Deno.UnsafePointer.create(addressOf(backend, base, dy)),
+    Deno.UnsafePointer.create(addressOf(backend, base, y)),
+    Deno.UnsafePointer.create(addressOf(backend, base, out)),
+    BigInt(n),
+  );
+  return out;
+}
+
+/** {@link SGD_KERNEL}: one parameter's momentum-SGD update in one threaded pass of the C helper (lib/train/sgd.ts). */
+function sgdStep(args: KernelArgs): tf.TensorInfo[] {
+  const { w, g, buf } = args.inputs as Record<string, tf.TensorInfo>;
+  const a = args.attrs as unknown as SgdStepAttrs;
+  const n = tf.util.sizeFromShape(w.shape);
+  if (tf.util.sizeFromShape(g.shape) !== n || tf.util.sizeFromShape(buf.shape) !== n) {
+    throw new Error(`${SGD_KERNEL}: w [${w.shape}], g [${g.shape}] and buf [${buf.shape}] differ in size`);
+  }
+  const backend = args.backend as BackendWasm;
+  const wOut = backend.makeOutput(w.shape, "float32");
+  const bufOut = backend.makeOutput(w.shape, "float32");
+  const base = heapBase(backend);
+  const at = (t: tf.TensorInfo) => Deno.UnsafePointer.create(addressOf(backend, base, t));
+  nativeState().dnn.setThreads(nativeState().dnn.maxThreads);
+  sharedHelper()!.symbols.sf2_sgd_step(
+    at(w),
+    at(g),
+    at(buf),
+    at(wOut),
+    at(bufOut),
+    BigInt(n),
+    a.lr,
+    a.momentum,
+    a.weightDecay,
+    a.gradScale,
+  );
+  return [wOut, bufOut];
+}
+
+const HELPER_FUNCS: Record<string, tf.KernelFunc> = { [RELU_GRAD_KERNEL]: reluGrad, [SGD_KERNEL]: sgdStep };
 
 const FUNCS: Record<NativeKernel, tf.KernelFunc> = {
   FusedConv2D: fusedConv2D,

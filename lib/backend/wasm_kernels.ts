@@ -4,8 +4,12 @@
  * The stock wasm backend cannot train a conv net: it has no
  * `Conv2DBackpropFilter` and no `UnsortedSegmentSum` (a missing kernel is a
  * hard error, there is no cpu fallback), and two kernels it does have are very
- * slow. `registerWasmKernelFixes()` replaces or adds these kernels for the
- * backend name "wasm"; `unregisterWasmKernelFixes()` restores the originals.
+ * slow. Its `Identity` (what `tf.clone` and autodiff's saved tensors run)
+ * copies the whole buffer, where the cpu and WebGL backends share it: on a
+ * training step that is every saved activation copied once more (about a tenth
+ * of the small SFNet-20 step, and that much more peak memory). `registerWasmKernelFixes()`
+ * replaces or adds these kernels for the backend name "wasm";
+ * `unregisterWasmKernelFixes()` restores the originals.
  * Measurements are in shared/notes/platform.md (sections 3 and 5).
  *
  * Every fix is a kernel function built from the wasm backend's own kernels,
@@ -32,6 +36,7 @@ const FIXED_KERNELS = [
   "BatchMatMul",
   "_FusedMatMul",
   "UnsortedSegmentSum",
+  "Identity",
 ] as const;
 type FixedKernel = typeof FIXED_KERNELS[number];
 
@@ -533,6 +538,26 @@ function unsortedSegmentSum(args: KernelArgs): tf.TensorInfo {
 }
 
 // ---------------------------------------------------------------------------
+// 5. Identity
+
+/**
+ * `Identity` that shares the input's data and raises its refCount, as the
+ * wasm backend's own Reshape does and as the cpu and WebGL backends' Identity
+ * do. Tensors are immutable (no kernel of tfjs or of the kit writes into an
+ * input), so a clone needs no copy of its own; string tensors keep the
+ * original's copy.
+ */
+function identity(args: KernelArgs): tf.TensorInfo {
+  const { x } = args.inputs as tf.IdentityInputs;
+  if (x === undefined) throw new Error("Identity: missing x");
+  const original = getState()?.originals.get("Identity");
+  if (x.dtype === "string" && original) return original.kernelFunc(args) as tf.TensorInfo;
+  const backend = wasmBackend(args);
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+// ---------------------------------------------------------------------------
 // Registration
 
 const FIX_FUNCS: Record<FixedKernel, tf.KernelFunc> = {
@@ -541,6 +566,7 @@ const FIX_FUNCS: Record<FixedKernel, tf.KernelFunc> = {
   BatchMatMul: batchMatMul,
   _FusedMatMul: fusedMatMul,
   UnsortedSegmentSum: unsortedSegmentSum,
+  Identity: identity,
 };
 
 /**

@@ -17,6 +17,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { conv2dRelu } from "../backend/fused_ops.ts";
 
 /** PyTorch's BatchNorm defaults. */
 export const BN_EPS = 1e-5;
@@ -48,13 +49,16 @@ export interface ConvOptions {
 export function conv(ctx: ForwardContext, name: string, x: tf.Tensor4D, o: ConvOptions = {}): tf.Tensor4D {
   const filter = ctx.param(`${name}.weight`) as tf.Tensor4D;
   const k = filter.shape[0];
+  const bias = o.bias === false ? undefined : ctx.param(`${name}.bias`);
+  // tfjs unfuses a ReLU conv while a gradient is recorded (five passes over the output); conv2dRelu keeps it fused.
+  if (o.relu) return conv2dRelu(x, filter, bias, o.stride ?? 1, o.pad ?? (k - 1) / 2);
   return tf.fused.conv2d({
     x,
     filter,
     strides: o.stride ?? 1,
     pad: o.pad ?? (k - 1) / 2,
-    bias: o.bias === false ? undefined : ctx.param(`${name}.bias`),
-    activation: o.relu ? "relu" : "linear",
+    bias,
+    activation: "linear",
   });
 }
 

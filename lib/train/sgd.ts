@@ -21,6 +21,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { sgdStepFused } from "../backend/fused_ops.ts";
 
 export interface SgdOptions {
   momentum: number;
@@ -52,6 +53,18 @@ export class Sgd {
     const { momentum, weightDecay } = this.options;
     tf.tidy(() => {
       this.variables.forEach((w, i) => {
+        // One kernel where the backend has it (wasm + the C helper): the same float32 products and sums, one pass.
+        const fused = sgdStepFused(w, grads[i], this.buffers[i], {
+          lr,
+          momentum,
+          weightDecay: weightDecay ?? 0,
+          gradScale,
+        });
+        if (fused) {
+          this.buffers[i].assign(fused[1]);
+          w.assign(fused[0]);
+          return;
+        }
         const g = gradScale === 1 ? grads[i] : tf.mul(grads[i], gradScale);
         const d = weightDecay ? tf.add(g, tf.mul(w, weightDecay)) : g;
         const v = tf.add(tf.mul(this.buffers[i], momentum), d);

@@ -51,9 +51,17 @@ const HELPER_SYMBOLS = {
     result: "void",
   },
   sf2_bias_act: { parameters: ["pointer", "i64", "i64", "pointer", "i32"], result: "void" },
+  sf2_relu_grad: { parameters: ["pointer", "pointer", "pointer", "i64"], result: "void" },
+  sf2_sgd_step: {
+    parameters: ["pointer", "pointer", "pointer", "pointer", "pointer", "i64", "f32", "f32", "f32", "f32"],
+    result: "void",
+  },
   sf2_abi_version: { parameters: [], result: "i32" },
 } as const;
 type Helper = Deno.DynamicLibrary<typeof HELPER_SYMBOLS>;
+
+/** The ABI version this module expects of the helper (sf2_head.c `sf2_abi_version`). */
+const HELPER_ABI = 4;
 
 /** `SF2_HEAD_HELPER=0` ignores the C helper (elementwise in TypeScript); `SF2_HEAD_LIB=PATH` opens another file. */
 export const HELPER_ENV = "SF2_HEAD_HELPER";
@@ -89,7 +97,7 @@ export function openHelper(): { ok: true; lib: Helper; path: string } | { ok: fa
   const path = env(HELPER_LIB_ENV) || HELPER_PATH;
   try {
     const lib = Deno.dlopen(path, HELPER_SYMBOLS);
-    if (lib.symbols.sf2_abi_version() !== 3) {
+    if (lib.symbols.sf2_abi_version() !== HELPER_ABI) {
       lib.close();
       return { ok: false, reason: `${path}: ABI version mismatch (rebuild: deno task build-native)` };
     }

@@ -1,5 +1,6 @@
 /*
- * Elementwise passes of the fused SphereFace2 head (lib/backend/native/sf2_fused.ts), threaded with OpenMP.
+ * Elementwise passes of the fused SphereFace2 head (lib/backend/native/sf2_fused.ts), threaded with OpenMP, and of
+ * the training step around it (conv epilogue, ReLU gradient, the SGD update: lib/backend/native_kernels.ts).
  * The matrix products around them run in oneDNN (dnnl_sgemm); this file holds only what no library provides:
  * the per-element loss and gradient of paper eq. 6 on one block of cosines, and the column normalisation of W.
  *
@@ -15,6 +16,8 @@
 /* max/min as selects: fmaxf/fminf are out-of-line calls (NaN rules) that stop vectorisation. */
 #define MAXF(a, b) ((a) > (b) ? (a) : (b))
 #define MINF(a, b) ((a) < (b) ? (a) : (b))
+/* ReLU that keeps a NaN (as tfjs's Relu and the TypeScript epilogue do), so a diverged step still shows as NaN. */
+#define RELU(v) ((v) < 0.0f ? 0.0f : (v))
 
 /* Parameter block, float64, as written by sf2_fused.ts (SF2_PARAMS). */
 enum {
@@ -270,16 +273,46 @@ void sf2_bias_act(float *out, int64_t rows, int64_t c, const float *bias, int re
     float *o = out + i * c;
     if (bias && relu) {
 #pragma omp simd
-      for (int64_t j = 0; j < c; j++) o[j] = MAXF(o[j] + bias[j], 0.0f);
+      for (int64_t j = 0; j < c; j++) o[j] = RELU(o[j] + bias[j]);
     } else if (bias) {
 #pragma omp simd
       for (int64_t j = 0; j < c; j++) o[j] = o[j] + bias[j];
     } else if (relu) {
 #pragma omp simd
-      for (int64_t j = 0; j < c; j++) o[j] = MAXF(o[j], 0.0f);
+      for (int64_t j = 0; j < c; j++) o[j] = RELU(o[j]);
     }
   }
 }
 
+/*
+ * out[i] = dy[i] · (y[i] > 0 ? 1 : 0): the gradient through a ReLU, given its output y (lib/backend/fused_ops.ts,
+ * the training conv's backward). The same product tfjs takes (dy times the float step of y), so the same bytes,
+ * -0 included; threaded only over large tensors (an OpenMP wake-up costs more than a small pass).
+ */
+void sf2_relu_grad(const float *dy, const float *y, float *out, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) out[i] = dy[i] * (y[i] > 0.0f ? 1.0f : 0.0f);
+}
+
+/*
+ * One momentum-SGD update of one parameter tensor with PyTorch's rule (lib/train/sgd.ts):
+ *   g ← g·scale (when scale ≠ 1); d ← g + wd·w (when wd ≠ 0); v ← momentum·buf + d; w ← w − lr·v,
+ * each product and sum rounded to float32 in that order, as the tfjs ops it replaces round them, so the bytes equal
+ * theirs: no FMA contraction (fp-contract=off), no reassociation. Writes w_out and buf_out (fresh tensors).
+ */
+__attribute__((optimize("fp-contract=off"))) void sf2_sgd_step(const float *w, const float *g, const float *buf,
+                                                                float *w_out, float *buf_out, int64_t n, float lr,
+                                                                float momentum, float wd, float scale) {
+  const int scaled = scale != 1.0f, decay = wd != 0.0f;
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    float gi = scaled ? g[i] * scale : g[i];
+    float d = decay ? gi + w[i] * wd : gi;
+    float v = buf[i] * momentum + d;
+    buf_out[i] = v;
+    w_out[i] = w[i] - v * lr;
+  }
+}
+
 /* Version of this helper's ABI (sf2_fused.ts refuses another). */
-int sf2_abi_version(void) { return 3; }
+int sf2_abi_version(void) { return 4; }
