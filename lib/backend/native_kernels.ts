@@ -30,6 +30,8 @@ const NATIVE_KERNELS = [
   "BatchMatMul",
   "_FusedMatMul",
   "Sum",
+  "Add",
+  "Reverse",
 ] as const;
 type NativeKernel = typeof NATIVE_KERNELS[number];
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -531,6 +533,64 @@ function sgdStep(args: KernelArgs): tf.TensorInfo[] {
   return [wOut, bufOut];
 }
 
+/** Below this many elements an Add stays in wasm (a call through FFI and an OpenMP wake-up cost more). */
+const MIN_NATIVE_ADD = 65536;
+
+/**
+ * `Add` of two float32 tensors of one shape in one threaded pass of the C helper (the residual adds of a training step
+ * and autodiff's sums of gradients, single-threaded in wasm); broadcasts, small or integer adds go to wasm's kernel.
+ */
+function add(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const { a, b } = args.inputs as tf.AddInputs;
+  const helper = sharedHelper();
+  const n = a ? tf.util.sizeFromShape(a.shape) : 0;
+  if (
+    !helper || !a || !b || a.dtype !== "float32" || b.dtype !== "float32" || n < MIN_NATIVE_ADD ||
+    !tf.util.arraysEqual(a.shape, b.shape)
+  ) {
+    // Not counted as a fallback: most adds are small, and the counts are about the convolutions.
+    return nativeState().originals.get("Add")!.kernelFunc(args);
+  }
+  const backend = args.backend as BackendWasm;
+  const out = backend.makeOutput(a.shape, "float32");
+  const base = heapBase(backend);
+  nativeState().dnn.setThreads(nativeState().dnn.maxThreads);
+  helper.symbols.sf2_add(
+    Deno.UnsafePointer.create(addressOf(backend, base, a)),
+    Deno.UnsafePointer.create(addressOf(backend, base, b)),
+    Deno.UnsafePointer.create(addressOf(backend, base, out)),
+    BigInt(n),
+  );
+  return out;
+}
+
+/**
+ * `Reverse` of a float32 NHWC batch along W (the horizontal flip of flip-fused embeddings; wasm's kernel took a third of
+ * the small embedding step) as a threaded copy in the C helper; other axes, ranks and dtypes go to wasm's kernel.
+ */
+function reverse(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const { x } = args.inputs as tf.ReverseInputs;
+  const { dims } = args.attrs as unknown as tf.ReverseAttrs;
+  const helper = sharedHelper();
+  const axes = x ? tf.util.parseAxisParam(dims, x.shape) : [];
+  if (!helper || !x || x.dtype !== "float32" || x.shape.length !== 4 || axes.length !== 1 || axes[0] !== 2) {
+    return nativeState().originals.get("Reverse")!.kernelFunc(args);
+  }
+  const [n, h, w, c] = x.shape;
+  const backend = args.backend as BackendWasm;
+  const out = backend.makeOutput(x.shape, "float32");
+  const base = heapBase(backend);
+  nativeState().dnn.setThreads(nativeState().dnn.maxThreads);
+  helper.symbols.sf2_flip_w(
+    Deno.UnsafePointer.create(addressOf(backend, base, x)),
+    Deno.UnsafePointer.create(addressOf(backend, base, out)),
+    BigInt(n * h),
+    BigInt(w),
+    BigInt(c),
+  );
+  return out;
+}
+
 const HELPER_FUNCS: Record<string, tf.KernelFunc> = { [RELU_GRAD_KERNEL]: reluGrad, [SGD_KERNEL]: sgdStep };
 
 const FUNCS: Record<NativeKernel, tf.KernelFunc> = {
@@ -541,6 +601,8 @@ const FUNCS: Record<NativeKernel, tf.KernelFunc> = {
   BatchMatMul: batchMatMul,
   _FusedMatMul: fusedMatMul,
   Sum: sum,
+  Add: add,
+  Reverse: reverse,
 };
 
 /** The oneDNN implementation names chosen for a geometry's three passes (diagnostics for the bench log). */

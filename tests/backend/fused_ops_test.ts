@@ -138,6 +138,51 @@ Deno.test("Sgd: the fused update's bytes equal the six tfjs ops', with and witho
   }
 });
 
+Deno.test("native Add: same-shape float32 adds equal wasm's bytes; broadcasts and int32 go to wasm's kernel", () => {
+  const before = tf.memory().numTensors;
+  tf.tidy(() => {
+    const n = 3 * 70_001;
+    const a = tf.tensor1d(values(n, 11)), b = tf.tensor1d(values(n, 12));
+    const expected = new Float32Array(n);
+    const av = a.dataSync(), bv = b.dataSync();
+    for (let i = 0; i < n; i++) expected[i] = av[i] + bv[i];
+    assert.deepEqual(bytes(tf.add(a, b)), new Uint8Array(expected.buffer));
+    assert.deepEqual(Array.from(tf.add(tf.ones([70_000, 2]), tf.tensor1d([1, 2])).dataSync().slice(0, 4)), [
+      2,
+      3,
+      2,
+      3,
+    ]);
+    assert.deepEqual(
+      Array.from(tf.add(tf.ones([70_000], "int32"), tf.ones([70_000], "int32")).dataSync().slice(0, 2)),
+      [
+        2,
+        2,
+      ],
+    );
+  });
+  assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("native Reverse: the horizontal flip of an NHWC batch is the flipped copy; other axes go to wasm", () => {
+  const before = tf.memory().numTensors;
+  tf.tidy(() => {
+    const [n, h, w, c] = [3, 40, 37, 5];
+    const x = tf.tensor4d(values(n * h * w * c, 13), [n, h, w, c]);
+    const xv = x.dataSync(), want = new Float32Array(xv.length);
+    for (let r = 0; r < n * h; r++) {
+      for (let j = 0; j < w; j++) {
+        for (let k = 0; k < c; k++) want[(r * w + j) * c + k] = xv[(r * w + (w - 1 - j)) * c + k];
+      }
+    }
+    assert.deepEqual(bytes(tf.reverse(x, 2)), new Uint8Array(want.buffer));
+    const small = tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]);
+    assert.deepEqual(Array.from(tf.reverse(small, 1).dataSync()), [3, 4, 1, 2]);
+    assert.deepEqual(Array.from(tf.reverse(small, [1, 2]).dataSync()), [4, 3, 2, 1]);
+  });
+  assert.equal(tf.memory().numTensors, before);
+});
+
 Deno.test("wasm Identity: a clone shares the data (no copy) and outlives its original", () => {
   const before = tf.memory();
   const a = tf.tensor1d(lcgValues(1 << 16, 10));

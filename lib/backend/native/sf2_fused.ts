@@ -52,6 +52,8 @@ const HELPER_SYMBOLS = {
   },
   sf2_bias_act: { parameters: ["pointer", "i64", "i64", "pointer", "i32"], result: "void" },
   sf2_relu_grad: { parameters: ["pointer", "pointer", "pointer", "i64"], result: "void" },
+  sf2_add: { parameters: ["pointer", "pointer", "pointer", "i64"], result: "void" },
+  sf2_flip_w: { parameters: ["pointer", "pointer", "i64", "i64", "i64"], result: "void" },
   sf2_sgd_step: {
     parameters: ["pointer", "pointer", "pointer", "pointer", "pointer", "i64", "f32", "f32", "f32", "f32"],
     result: "void",

@@ -314,5 +314,28 @@ __attribute__((optimize("fp-contract=off"))) void sf2_sgd_step(const float *w, c
   }
 }
 
+/* out = a + b over n floats (same shapes: the residual adds and autodiff's gradient sums of a training step). */
+void sf2_add(const float *a, const float *b, float *out, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+/*
+ * out = x reversed along W, for NHWC x viewed as rows (N·H) × w pixels × c channels: the horizontal flip of a batch
+ * (flip-fused embeddings, lib/eval). A copy, so the same bytes as tfjs's Reverse.
+ */
+void sf2_flip_w(const float *x, float *out, int64_t rows, int64_t w, int64_t c) {
+#pragma omp parallel for schedule(static) if (rows * w * c > 65536)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *src = x + r * w * c;
+    float *dst = out + r * w * c;
+    for (int64_t j = 0; j < w; j++) {
+      const float *s = src + (w - 1 - j) * c;
+      float *d = dst + j * c;
+      for (int64_t k = 0; k < c; k++) d[k] = s[k];
+    }
+  }
+}
+
 /* Version of this helper's ABI (sf2_fused.ts refuses another). */
 int sf2_abi_version(void) { return 4; }
