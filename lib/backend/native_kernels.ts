@@ -8,6 +8,10 @@
  * and writes the wasm linear memory through a pointer to it (the memory only moves when the heap grows, which
  * can happen only inside `makeOutput`, so the address is taken after every allocation of the call).
  *
+ * With the C helper built (`deno task build-native`) the training step's elementwise passes run there too, threaded:
+ * same-shape float32 `Add`, the horizontal-flip `Reverse`, and the kit's own ReLU-mask and SGD-update kernels
+ * (`fused_ops.ts`), each giving wasm's bytes.
+ *
  * Anything the native path does not cover (NCHW, dilation > 1, non-float32) goes to the kernel that was
  * registered before (the wasm fixes). `registerNativeKernels()` returns why it is unavailable instead of
  * throwing, so callers fall back to the pure-wasm kernels with a clear message. `SF2_NATIVE=0` turns it off.
@@ -134,7 +138,7 @@ export function registerNativeKernels(options: { ignoreEnv?: boolean } = {}): Na
 }
 
 function describe(dnn: OneDnn): string {
-  const helper = sharedHelper() ? "; ReLU-gradient and SGD passes: C helper" : "";
+  const helper = sharedHelper() ? "; ReLU-mask, SGD, add and flip passes: C helper" : "";
   return `oneDNN ${dnn.version} conv, matmul and bias-sum kernels (${dnn.path})${helper}`;
 }
 

@@ -32,7 +32,7 @@ export type RunBench = (args: string[]) => Promise<ChildResult>;
 export function benchInChild(taskFile: string, subcommand: string): RunBench {
   return async (args) => {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", taskFile, subcommand, ...args],
+      args: ["run", "-A", "--v8-flags=--expose-gc", taskFile, subcommand, ...args],
       stderr: "piped",
     }).output();
     const lines = new TextDecoder().decode(out.stdout).trim().split("\n");

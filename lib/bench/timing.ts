@@ -25,6 +25,9 @@ export async function timeSteps(
   step: () => unknown,
   options: { warmup: number; steps: number },
 ): Promise<StepTimes> {
+  // Garbage from setting up (the random initial weights a tfjs init builds in JavaScript: 205 MB at K = 10⁵) is not
+  // the step's memory: collect it first where the bench task exposes the collector (--v8-flags=--expose-gc).
+  (globalThis as { gc?: () => void }).gc?.();
   let peak = Deno.memoryUsage().rss;
   for (let i = 0; i < options.warmup; i++) {
     await step();

@@ -85,6 +85,39 @@ for (
   });
 }
 
+Deno.test("conv2dRelu on wasm (native + helper) against the cpu backend: forward and the three gradients", async () => {
+  const shapes = {
+    x: [2, 11, 9, 4] as [number, number, number, number],
+    f: [3, 3, 4, 6] as [number, number, number, number],
+  };
+  const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+  const xv = values(size(shapes.x), 21), wv = lcgValues(size(shapes.f), 22), bv = lcgValues(6, 23);
+  const run = () =>
+    tf.tidy(() => {
+      const x = tf.tensor4d(xv, shapes.x), w = tf.tensor4d(wv, shapes.f), b = tf.tensor1d(bv);
+      const f = (a: tf.Tensor, q: tf.Tensor, s: tf.Tensor) => conv2dRelu(a as tf.Tensor4D, q as tf.Tensor4D, s, 2, 1);
+      const y = f(x, w, b);
+      const r = tf.tensor(lcgValues(y.size, 24), y.shape);
+      const grads = tf.grads((a, q, s) => tf.sum(tf.mul(f(a, q, s), r)))([x, w, b]);
+      return [y, ...grads].map((t) => t.dataSync().slice() as Float32Array);
+    });
+  const onWasm = run();
+  await tf.setBackend("cpu");
+  let onCpu: Float32Array[];
+  try {
+    onCpu = run();
+  } finally {
+    await tf.setBackend("wasm");
+  }
+  ["y", "dx", "dW", "db"].forEach((name, i) => {
+    let e = 0;
+    for (let j = 0; j < onCpu[i].length; j++) {
+      e = Math.max(e, Math.abs(onWasm[i][j] - onCpu[i][j]) / (1 + Math.abs(onCpu[i][j])));
+    }
+    assert.ok(e < 1e-5, `${name}: max relative error ${e}`);
+  });
+});
+
 Deno.test("Sgd: the fused update's bytes equal the six tfjs ops', with and without decay and gradient scale", () => {
   for (
     const o of [
