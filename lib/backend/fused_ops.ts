@@ -65,67 +65,45 @@ export function conv2dRelu(
   strides: number,
   pad: number,
 ): tf.Tensor4D {
+  const conv = { strides: [strides, strides], pad, dataFormat: "NHWC", dimRoundingMode: undefined };
   const attrs = {
-    strides: [strides, strides],
-    pad,
-    dataFormat: "NHWC",
+    ...conv,
     dilations: [1, 1],
-    dimRoundingMode: undefined,
     activation: "relu",
     leakyreluAlpha: undefined,
   } as unknown as tf.NamedAttrMap;
-  const backward = (dy: tf.Tensor, xs: tf.Tensor4D, f: tf.Tensor4D, y: tf.Tensor) => {
-    const dyAct = reluGradient(dy, y);
-    const dx = tf.engine().runKernel("Conv2DBackpropInput", { dy: dyAct, filter: f }, {
-      strides: [strides, strides],
-      pad,
-      dataFormat: "NHWC",
-      dimRoundingMode: undefined,
-      inputShape: xs.shape,
-    } as unknown as tf.NamedAttrMap) as tf.Tensor;
-    const df = tf.engine().runKernel("Conv2DBackpropFilter", { x: xs, dy: dyAct }, {
-      strides: [strides, strides],
-      pad,
-      dataFormat: "NHWC",
-      dimRoundingMode: undefined,
-      filterShape: f.shape,
-    } as unknown as tf.NamedAttrMap) as tf.Tensor;
-    return { dyAct, dx, df };
-  };
-  if (bias === undefined) {
-    const op = tf.customGrad(
-      ((xs: tf.Tensor4D, f: tf.Tensor4D, save: tf.GradSaveFunc) => {
-        const y = tf.engine().runKernel("FusedConv2D", { x: xs, filter: f }, attrs) as tf.Tensor4D;
-        save([xs, f, y]);
-        return {
-          value: y,
-          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-            const { dyAct, dx, df } = backward(dy, saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, saved[2]);
-            dyAct.dispose();
-            return [dx, df];
-          },
-        };
-      }) as unknown as Parameters<typeof tf.customGrad>[0],
-    );
-    return op(x, filter) as tf.Tensor4D;
-  }
+  const inputs = bias === undefined ? [x, filter] : [x, filter, bias];
+  // One op for both arities: customGrad passes the inputs, then `save`.
   const op = tf.customGrad(
-    ((xs: tf.Tensor4D, f: tf.Tensor4D, b: tf.Tensor, save: tf.GradSaveFunc) => {
-      const y = tf.engine().runKernel("FusedConv2D", { x: xs, filter: f, bias: b }, attrs) as tf.Tensor4D;
-      save([xs, f, y]);
+    ((...args: unknown[]) => {
+      const [xs, f, b] = args.slice(0, inputs.length) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor | undefined];
+      const save = args[inputs.length] as tf.GradSaveFunc;
+      const y = tf.engine().runKernel("FusedConv2D", b ? { x: xs, filter: f, bias: b } : { x: xs, filter: f }, attrs);
+      save([xs, f, y as tf.Tensor]);
       return {
         value: y,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const { dyAct, dx, df } = backward(dy, saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, saved[2]);
+          const [sx, sf, sy] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor];
+          const dyAct = reluGradient(dy, sy);
+          const grads = [
+            tf.engine().runKernel("Conv2DBackpropInput", { dy: dyAct, filter: sf }, {
+              ...conv,
+              inputShape: sx.shape,
+            } as unknown as tf.NamedAttrMap) as tf.Tensor,
+            tf.engine().runKernel("Conv2DBackpropFilter", { x: sx, dy: dyAct }, {
+              ...conv,
+              filterShape: sf.shape,
+            } as unknown as tf.NamedAttrMap) as tf.Tensor,
+          ];
           // The bias gradient as tfjs's fused conv takes it (getFusedBiasGradient): a sum over every axis but C.
-          const db = tf.reshape(tf.sum(dyAct, [0, 1, 2]), b.shape);
+          if (b) grads.push(tf.reshape(tf.sum(dyAct, [0, 1, 2]), b.shape));
           dyAct.dispose();
-          return [dx, df, db];
+          return grads;
         },
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
-  return op(x, filter, bias) as tf.Tensor4D;
+  return op(...inputs) as tf.Tensor4D;
 }
 
 /**

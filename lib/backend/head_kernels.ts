@@ -92,12 +92,11 @@ export function fusedHeadKernelsActive(): boolean {
 }
 
 /**
- * Runs a fused head kernel inside `tf.customGrad` and hands its gradient outputs to autodiff without copies: tfjs's
- * `save()` clones what it saves, and a clone on wasm is a full copy (the d×K dW twice per step). Instead, while a
- * gradient is being recorded, the kernel's outputs are kept and appended to the tape node's saved list (tfjs disposes
- * that list after backprop, so gradients nobody asked for are freed), and the gradient function returns zero-copy
- * reshape aliases of them (scaled by dy when dy ≠ 1). Where the engine's internals differ (another tfjs), it falls
- * back to `save()`. Without a tape the outputs are dropped with the forward scope. Returns the loss.
+ * Runs a fused head kernel inside `tf.customGrad` and hands its gradient outputs to autodiff: they are saved, and the
+ * gradient function returns reshape aliases of them (scaled by dy when dy ≠ 1). Saving clones, and a clone shares its
+ * buffer (the wasm backend's `Identity` as the kit registers it, wasm_kernels.ts; the cpu backend's own), so no d×K
+ * gradient is copied; tfjs disposes the saved list after backprop, so gradients nobody asked for are freed. Without a
+ * tape nothing is saved and the outputs are dropped with the forward scope. Returns the loss.
  */
 export function fusedLoss(
   kernelName: string,
@@ -106,7 +105,6 @@ export function fusedLoss(
   extra: Record<string, tf.Tensor>,
   attrs: tf.NamedAttrMap,
 ): tf.Scalar {
-  let pending: tf.Tensor[] = [];
   const fn = tf.customGrad(
     ((...args: unknown[]) => {
       const xs = args.slice(0, inputs.length) as tf.Tensor[];
@@ -114,40 +112,17 @@ export function fusedLoss(
       const named: Record<string, tf.Tensor> = { ...extra };
       names.forEach((n, i) => (named[n] = xs[i]));
       const [value, ...grads] = tf.engine().runKernel(kernelName, named, attrs) as tf.Tensor[];
-      const tape = activeTape();
-      if (tape) {
-        pending = grads.map((g) => tf.keep(g));
-      } else {
-        save(grads);
-      }
+      save(grads);
       return {
         value,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const source = tape ? pending : saved;
-          if (dy.size === 1 && dy.dataSync()[0] === 1) return source.map((g) => tf.reshape(g, g.shape));
-          return source.map((g) => tf.mul(g, dy));
+          if (dy.size === 1 && dy.dataSync()[0] === 1) return saved.map((g) => tf.reshape(g, g.shape));
+          return saved.map((g) => tf.mul(g, dy));
         },
       };
     }) as Parameters<typeof tf.customGrad>[0],
   );
-  return tf.tidy(() => {
-    const before = activeTape()?.length ?? 0;
-    const loss = fn(...inputs) as tf.Scalar;
-    const tape = activeTape();
-    if (pending.length) {
-      const node = tape && tape.length > before ? tape[tape.length - 1] : null;
-      if (node && Array.isArray(node.saved)) node.saved.push(...pending);
-      else tf.dispose(pending); // no tape node after all: nothing will ask for the gradients
-    }
-    return loss;
-  });
-}
-
-/** The engine's tape while a gradient is being recorded (tfjs 4.22 internals), else null. */
-function activeTape(): { saved?: tf.Tensor[] }[] | null {
-  const state = (tf.engine() as unknown as { state?: { gradientDepth?: number; activeTape?: unknown } }).state;
-  if (!state || typeof state.gradientDepth !== "number" || state.gradientDepth <= 0) return null;
-  return Array.isArray(state.activeTape) ? state.activeTape as { saved?: tf.Tensor[] }[] : null;
+  return fn(...inputs) as tf.Scalar;
 }
 
 /** How many fused head steps ran (tests). */

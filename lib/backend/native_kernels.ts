@@ -459,16 +459,15 @@ function fusedConv2D(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const state = nativeState();
   const backend = args.backend as BackendWasm;
   const out = convForward(backend, g, x, filter);
-  const base = heapBase(backend);
   const helper = sharedHelper();
   if (helper && (bias || activation === "relu")) {
     // Threaded, vectorised epilogue in the C helper (deno task build-native); else the loop below.
-    state.dnn.setThreads(state.dnn.maxThreads);
+    const at = helperPass(backend);
     helper.symbols.sf2_bias_act(
-      Deno.UnsafePointer.create(addressOf(backend, base, out)),
+      at(out),
       BigInt(g.batch * g.outH * g.outW),
       BigInt(g.outC),
-      bias ? Deno.UnsafePointer.create(addressOf(backend, base, bias)) : null,
+      bias ? at(bias) : null,
       activation === "relu" ? 1 : 0,
     );
   } else if (bias || activation === "relu") {
@@ -488,6 +487,21 @@ function fusedConv2D(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   return out;
 }
 
+/**
+ * Pointers for one C-helper pass, with the OpenMP threads set for it: call after every `makeOutput` of the kernel
+ * (an allocation may move the heap).
+ */
+function helperPass(backend: BackendWasm): (t: tf.TensorInfo) => Deno.PointerValue {
+  const base = heapBase(backend);
+  nativeState().dnn.setThreads(nativeState().dnn.maxThreads);
+  return (t) => Deno.UnsafePointer.create(addressOf(backend, base, t));
+}
+
+/** The kernel registered before this module's, uncounted (the counts are about the convolutions). */
+function original(name: NativeKernel, args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  return nativeState().originals.get(name)!.kernelFunc(args);
+}
+
 /** {@link RELU_GRAD_KERNEL}: `dy · (y > 0)` in one threaded pass of the C helper (fused_ops.ts, the conv backward). */
 function reluGrad(args: KernelArgs): tf.TensorInfo {
   const { dy, y } = args.inputs as Record<string, tf.TensorInfo>;
@@ -497,14 +511,8 @@ function reluGrad(args: KernelArgs): tf.TensorInfo {
   }
   const backend = args.backend as BackendWasm;
   const out = backend.makeOutput(dy.shape, "float32");
-  const base = heapBase(backend);
-  nativeState().dnn.setThreads(nativeState().dnn.maxThreads);
-  sharedHelper()!.symbols.sf2_relu_grad(
-    Deno.UnsafePointer.create(addressOf(backend, base, dy)),
-    Deno.UnsafePointer.create(addressOf(backend, base, y)),
-    Deno.UnsafePointer.create(addressOf(backend, base, out)),
-    BigInt(n),
-  );
+  const at = helperPass(backend);
+  sharedHelper()!.symbols.sf2_relu_grad(at(dy), at(y), at(out), BigInt(n));
   return out;
 }
 
@@ -519,9 +527,7 @@ function sgdStep(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as BackendWasm;
   const wOut = backend.makeOutput(w.shape, "float32");
   const bufOut = backend.makeOutput(w.shape, "float32");
-  const base = heapBase(backend);
-  const at = (t: tf.TensorInfo) => Deno.UnsafePointer.create(addressOf(backend, base, t));
-  nativeState().dnn.setThreads(nativeState().dnn.maxThreads);
+  const at = helperPass(backend);
   sharedHelper()!.symbols.sf2_sgd_step(
     at(w),
     at(g),
@@ -552,19 +558,12 @@ function add(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
     !helper || !a || !b || a.dtype !== "float32" || b.dtype !== "float32" || n < MIN_NATIVE_ADD ||
     !tf.util.arraysEqual(a.shape, b.shape)
   ) {
-    // Not counted as a fallback: most adds are small, and the counts are about the convolutions.
-    return nativeState().originals.get("Add")!.kernelFunc(args);
+    return original("Add", args);
   }
   const backend = args.backend as BackendWasm;
   const out = backend.makeOutput(a.shape, "float32");
-  const base = heapBase(backend);
-  nativeState().dnn.setThreads(nativeState().dnn.maxThreads);
-  helper.symbols.sf2_add(
-    Deno.UnsafePointer.create(addressOf(backend, base, a)),
-    Deno.UnsafePointer.create(addressOf(backend, base, b)),
-    Deno.UnsafePointer.create(addressOf(backend, base, out)),
-    BigInt(n),
-  );
+  const at = helperPass(backend);
+  helper.symbols.sf2_add(at(a), at(b), at(out), BigInt(n));
   return out;
 }
 
@@ -578,20 +577,13 @@ function reverse(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const helper = sharedHelper();
   const axes = x ? tf.util.parseAxisParam(dims, x.shape) : [];
   if (!helper || !x || x.dtype !== "float32" || x.shape.length !== 4 || axes.length !== 1 || axes[0] !== 2) {
-    return nativeState().originals.get("Reverse")!.kernelFunc(args);
+    return original("Reverse", args);
   }
   const [n, h, w, c] = x.shape;
   const backend = args.backend as BackendWasm;
   const out = backend.makeOutput(x.shape, "float32");
-  const base = heapBase(backend);
-  nativeState().dnn.setThreads(nativeState().dnn.maxThreads);
-  helper.symbols.sf2_flip_w(
-    Deno.UnsafePointer.create(addressOf(backend, base, x)),
-    Deno.UnsafePointer.create(addressOf(backend, base, out)),
-    BigInt(n * h),
-    BigInt(w),
-    BigInt(c),
-  );
+  const at = helperPass(backend);
+  helper.symbols.sf2_flip_w(at(x), at(out), BigInt(n * h), BigInt(w), BigInt(c));
   return out;
 }
 
